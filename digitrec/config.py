@@ -1,0 +1,24 @@
+"""Where the Hydra configs live, and the resolvers they use."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def config_dir() -> Path:
+    """The ``conf/`` folder: packaged inside ``digitrec`` in a wheel, beside it in a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"digitrec's conf/ folder is missing (looked in {package} and {package.parent})")
+
+
+def register_resolvers() -> None:
+    """Register ``${digitrec.uid:}``: a random id, fixed once per config (run dirs never collide)."""
+    if not OmegaConf.has_resolver("digitrec.uid"):
+        # cached, so every reference in one config (and Hydra's per-job copies) sees one value
+        OmegaConf.register_new_resolver("digitrec.uid", lambda: secrets.token_hex(3), use_cache=True)

@@ -1,0 +1,14 @@
+"""Plain ``nn.Module`` digit classifiers: (N, 1, 28, 28) floats in [0, 1] -> (N, 10) logits.
+
+Nets know nothing about Lightning, Hydra or files; configs under ``conf/model/net`` build them.
+"""
+
+from digitrec.nets.lenet5 import LeNet5
+from digitrec.nets.seed_cnn import SeedCNN
+
+__all__ = ["LeNet5", "SeedCNN", "count_parameters"]
+
+
+def count_parameters(net) -> int:
+    """Number of trainable parameters of ``net``."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

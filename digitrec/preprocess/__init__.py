@@ -1,0 +1,12 @@
+"""Preprocessing: one pure function from an image to a 28x28 uint8 digit (white ink on black).
+
+A preprocessor is any callable ``image -> np.ndarray | None`` taking a gray or BGR(A) ``uint8``
+(or 16-bit) array and returning a ``(28, 28)`` ``uint8`` array, or ``None`` when the image holds
+no digit. The same objects serve the DataModule's cache, capture previews and inference; the
+``conf/preprocess`` group builds them and checkpoints store that config.
+"""
+
+from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
+from digitrec.preprocess.config import build_preprocessor
+
+__all__ = ["GuidePreprocessor", "MnistFormCheck", "build_preprocessor", "to_gray_uint8"]

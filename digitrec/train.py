@@ -1,0 +1,111 @@
+"""Train and test a digit classifier: ``python -m digitrec.train`` / ``digitrec-train``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from digitrec.config import config_dir, register_resolvers
+from digitrec.instantiate import instantiate_named
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+# Batches are gathered from memory in the main process: worker processes would only add overhead.
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+
+
+def _resume_path(ckpt_path: str | None) -> str | None:
+    if ckpt_path is None:
+        return None
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file to resume from")
+    return str(path)
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit ``cfg.model`` on ``cfg.data``, test it, and write ``metrics.json`` and ``config.yaml``.
+
+    Returns the contents of ``metrics.json``: ``metrics`` (final val and test metrics), the best
+    and last checkpoint paths, and which checkpoint was tested.
+    """
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+
+    # data and model receive their sub-configs as plain configs: they build their parts themselves
+    # and the model stores them in its checkpoint
+    datamodule = instantiate(cfg.data, _recursive_=False)
+    model = instantiate(cfg.model, _recursive_=False)
+    callbacks = instantiate_named(cfg.get("callbacks"), "callbacks")
+    loggers = instantiate_named(cfg.get("logger"), "logger")
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path")))
+    metrics = _scalars(trainer.callback_metrics)
+
+    checkpoint = trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+    best = checkpoint.best_model_path if checkpoint else ""
+    last = checkpoint.last_model_path if checkpoint else ""
+    tested = None
+    if cfg.get("test", True):
+        # "best" is chosen on validation; when validation ran on the test split, that choice
+        # would peek at the test set, so the final weights are tested instead
+        use_best = bool(best) and not getattr(datamodule, "validates_on_test", False)
+        tested = "best" if use_best else "last"
+        trainer.test(model, datamodule=datamodule, ckpt_path=best if use_best else None)
+        metrics.update(_scalars(trainer.callback_metrics))
+
+    summary = {
+        "metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith(("val/", "test/"))},
+        "best_checkpoint": best or None,
+        "last_checkpoint": last or None,
+        "tested_checkpoint": tested,
+        "epochs": trainer.current_epoch,
+    }
+    (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def optimized_value(summary: dict[str, Any], name: str | None) -> float | None:
+    """The metric a sweeper optimises (``optimized_metric``), or None when none is named."""
+    if not name:
+        return None
+    metrics = summary["metrics"]
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(metrics))}")
+    return metrics[name]
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point: train, print where everything went, return the optimized metric."""
+    summary = train(cfg)
+    console = Console()
+    console.print(f"[bold]run dir[/bold]    {cfg.paths.output_dir}")
+    console.print(f"[bold]checkpoint[/bold] {summary['best_checkpoint'] or summary['last_checkpoint']}")
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items() if k.endswith("acc"))
+    console.print(f"[bold]metrics[/bold]    {shown}")
+    return optimized_value(summary, cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()
