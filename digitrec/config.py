@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
 
 
 def config_dir() -> Path:
@@ -14,11 +16,25 @@ def config_dir() -> Path:
     for candidate in (package / "conf", package.parent / "conf"):
         if (candidate / "train.yaml").is_file():
             return candidate
-    raise FileNotFoundError(f"digitrec's conf/ folder is missing (looked in {package} and {package.parent})")
+    raise FileNotFoundError(
+        f"digitrec's conf/ folder is missing (looked in {package} and {package.parent})"
+    )
 
 
 def register_resolvers() -> None:
-    """Register ``${digitrec.uid:}``: a random id, fixed once per config (run dirs never collide)."""
+    """Register ``${digitrec.uid:}``: a random id fixed once per config (unique run dirs)."""
     if not OmegaConf.has_resolver("digitrec.uid"):
         # cached, so every reference in one config (and Hydra's per-job copies) sees one value
-        OmegaConf.register_new_resolver("digitrec.uid", lambda: secrets.token_hex(3), use_cache=True)
+        OmegaConf.register_new_resolver(
+            "digitrec.uid", lambda: secrets.token_hex(3), use_cache=True
+        )
+
+
+def compose_config(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose a config outside a Hydra app (tests, benchmarks, notebooks).
+
+    ``${hydra:...}`` interpolations are not available there: override ``paths.output_dir``.
+    """
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name, overrides=list(overrides))

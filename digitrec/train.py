@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from digitrec.config import config_dir, register_resolvers
-from digitrec.instantiate import instantiate_named
+from digitrec.utils.instantiate import instantiate_named
+from digitrec.utils.malloc import tune_glibc_malloc
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -39,6 +41,12 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {name: float(value) for name, value in metrics.items()}
 
 
+def _train_loop_seconds(trainer: L.Trainer) -> float | None:
+    """Seconds from the first to the end of the last training epoch (validation included)."""
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    return round(timer.time_elapsed("train"), 3) if timer else None
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit ``cfg.model`` on ``cfg.data``, test it, and write ``metrics.json`` and ``config.yaml``.
 
@@ -47,6 +55,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    if cfg.get("tune_malloc", True):
+        tune_glibc_malloc()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
@@ -59,10 +69,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = instantiate_named(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
+    began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path")))
+    fit_seconds = time.perf_counter() - began
     metrics = _scalars(trainer.callback_metrics)
 
-    checkpoint = trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+    checkpoint = (
+        trainer.checkpoint_callback
+        if isinstance(trainer.checkpoint_callback, ModelCheckpoint)
+        else None
+    )
     best = checkpoint.best_model_path if checkpoint else ""
     last = checkpoint.last_model_path if checkpoint else ""
     tested = None
@@ -80,6 +96,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "last_checkpoint": last or None,
         "tested_checkpoint": tested,
         "epochs": trainer.current_epoch,
+        "fit_seconds": round(fit_seconds, 3),
+        "train_loop_seconds": _train_loop_seconds(trainer),
     }
     (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -91,7 +109,9 @@ def optimized_value(summary: dict[str, Any], name: str | None) -> float | None:
         return None
     metrics = summary["metrics"]
     if name not in metrics:
-        raise KeyError(f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(metrics))}")
+        raise KeyError(
+            f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(metrics))}"
+        )
     return metrics[name]
 
 
@@ -101,7 +121,9 @@ def main(cfg: DictConfig) -> float | None:
     summary = train(cfg)
     console = Console()
     console.print(f"[bold]run dir[/bold]    {cfg.paths.output_dir}")
-    console.print(f"[bold]checkpoint[/bold] {summary['best_checkpoint'] or summary['last_checkpoint']}")
+    console.print(
+        f"[bold]checkpoint[/bold] {summary['best_checkpoint'] or summary['last_checkpoint']}"
+    )
     shown = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items() if k.endswith("acc"))
     console.print(f"[bold]metrics[/bold]    {shown}")
     return optimized_value(summary, cfg.get("optimized_metric"))

@@ -13,10 +13,14 @@ def instantiate_named(group: DictConfig | None, kind: str) -> list[Any]:
     if not group:
         return []
     if not isinstance(group, DictConfig):
-        raise TypeError(f"the {kind} config must be a mapping of named _target_ nodes, got {type(group).__name__}")
+        raise TypeError(
+            f"the {kind} config must map names to _target_ nodes, got {type(group).__name__}"
+        )
     objects = []
     for name, node in group.items():
-        if node is None:  # switched off from the command line, e.g. callbacks.rich_progress_bar=null
+        if (
+            node is None
+        ):  # switched off from the command line, e.g. callbacks.rich_progress_bar=null
             continue
         if not isinstance(node, DictConfig) or "_target_" not in node:
             raise ValueError(f"{kind}.{name} has no '_target_' key")
