@@ -101,7 +101,7 @@ class DigitClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         accuracy = self._log_epoch("val", self.val_loss, self.val_acc)
         self.val_acc_best.update(accuracy)
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         loss, logits, labels = self._step(batch)
@@ -114,7 +114,8 @@ class DigitClassifier(L.LightningModule):
     def _log_epoch(self, stage: str, loss: MeanMetric, accuracy: MulticlassAccuracy) -> Tensor:
         """Log ``<stage>/loss`` and ``<stage>/acc`` (synced across processes), then reset."""
         values = {f"{stage}/loss": loss.compute(), f"{stage}/acc": accuracy.compute()}
-        self.log_dict(values, prog_bar=stage != "test")
+        # already reduced over processes by torchmetrics; sync_dist only averages equal values
+        self.log_dict(values, prog_bar=stage != "test", sync_dist=True)
         loss.reset()
         accuracy.reset()
         return values[f"{stage}/acc"]

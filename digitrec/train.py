@@ -13,6 +13,7 @@ import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
@@ -59,7 +60,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         tune_glibc_malloc()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    if rank_zero_only.rank == 0:
+        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
 
     # data and model receive their sub-configs as plain configs: they build their parts themselves
     # and the model stores them in its checkpoint
@@ -99,7 +101,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 3),
         "train_loop_seconds": _train_loop_seconds(trainer),
     }
-    (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -119,6 +122,8 @@ def optimized_value(summary: dict[str, Any], name: str | None) -> float | None:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: train, print where everything went, return the optimized metric."""
     summary = train(cfg)
+    if rank_zero_only.rank != 0:  # DDP: every process runs main(); one report is enough
+        return optimized_value(summary, cfg.get("optimized_metric"))
     console = Console()
     console.print(f"[bold]run dir[/bold]    {cfg.paths.output_dir}")
     console.print(

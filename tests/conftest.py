@@ -1,0 +1,69 @@
+"""Shared fixtures: the embedded data written once per test session, configs, small image trees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from omegaconf import DictConfig
+
+from digitrec.config import compose_config
+from digitrec.data.embedded import write_embedded_digits
+
+# overrides that keep test runs quiet, CPU-only and inside tmp dirs
+QUIET = ["trainer=cpu", "++callbacks.rich_progress_bar=null", "++callbacks.model_summary=null"]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """A data dir holding the embedded digits (and the caches tests build), shared by all tests."""
+    root = tmp_path_factory.mktemp("data")
+    write_embedded_digits(root / "embedded_mnist")
+    return root
+
+
+@pytest.fixture
+def make_cfg(data_dir: Path, tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``train.yaml`` with the shared data dir, a per-test output dir and ``overrides``."""
+
+    def make(*overrides: str, config_name: str = "train") -> DictConfig:
+        return compose_config(
+            config_name,
+            [f"paths.data_dir={data_dir}", f"paths.output_dir={tmp_path / 'run'}", *QUIET, *overrides],
+        )
+
+    return make
+
+
+def digit_image(digit: int, size: int = 48, seed: int = 0) -> np.ndarray:
+    """A gray image of ``digit`` drawn with OpenCV's Hershey font (white on black), jittered."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((size, size), np.uint8)
+    scale = size / 32
+    origin = (int(size * 0.25 + rng.integers(-2, 3)), int(size * 0.8 + rng.integers(-2, 3)))
+    cv2.putText(image, str(digit), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, max(1, size // 12))
+    return image
+
+
+def write_tree(root: Path, files: Iterable[tuple[int, str]], size: int = 48) -> list[Path]:
+    """Write ``root/<digit>/<name>`` images for each (digit, name); returns their paths."""
+    paths = []
+    for i, (digit, name) in enumerate(files):
+        path = root / str(digit) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, data = cv2.imencode(Path(name).suffix, digit_image(digit, size, seed=i))
+        assert ok
+        path.write_bytes(data.tobytes())
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def caplog_digitrec(caplog):
+    """caplog capturing digitrec's warnings."""
+    caplog.set_level(logging.WARNING, logger="digitrec")
+    return caplog

@@ -1,0 +1,115 @@
+"""Every config composes, and every option of every group instantiates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from digitrec.config import compose_config, config_dir
+from digitrec.data import DigitDataModule
+from digitrec.module import DigitClassifier
+from digitrec.preprocess import build_preprocessor
+from digitrec.utils.instantiate import instantiate_named
+
+CONF = config_dir()
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_config_dir_is_the_repositorys_conf():
+    assert CONF == Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.mark.parametrize("name", options("data"))
+def test_data_options_instantiate(make_cfg, name):
+    cfg = make_cfg(f"data={name}")
+    dm = instantiate(cfg.data, _recursive_=False)
+    assert isinstance(dm, DigitDataModule)
+    assert dm.batch_size == cfg.data.batch_size
+
+
+@pytest.mark.parametrize("name", options("preprocess"))
+def test_preprocess_options_instantiate(make_cfg, name):
+    preprocess = build_preprocessor(make_cfg(f"preprocess={name}").preprocess)
+    digit = torch.randint(0, 255, (28, 28), dtype=torch.uint8).numpy()
+    assert preprocess(digit).shape == (28, 28)
+
+
+@pytest.mark.parametrize("group", ["model/net", "model/optimizer", "model/scheduler"])
+def test_model_group_options_instantiate(make_cfg, group):
+    for name in options(group):
+        cfg = make_cfg(f"{group}={name}")
+        model = instantiate(cfg.model, _recursive_=False)
+        assert isinstance(model, DigitClassifier)
+        assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+        L.Trainer(logger=False, max_epochs=3, enable_progress_bar=False).strategy.connect(model)
+        optim = model.configure_optimizers()
+        assert optim is not None
+
+
+@pytest.mark.parametrize("name", options("trainer"))
+def test_trainer_options_instantiate(make_cfg, name):
+    cfg = make_cfg(f"trainer={name}")
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("trainer=gpu needs a CUDA GPU")
+    trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    assert isinstance(trainer, L.Trainer)
+
+
+@pytest.mark.parametrize("group", ["callbacks", "logger"])
+def test_callback_and_logger_options_instantiate(make_cfg, group):
+    for name in options(group):
+        cfg = make_cfg(f"{group}={name}")
+        objects = instantiate_named(cfg.get(group), group)
+        assert (len(objects) == 0) == (name == "none"), name
+
+
+def test_early_stopping_adds_to_the_default_callbacks(make_cfg):
+    names = set(make_cfg("callbacks=early_stopping").callbacks)
+    assert {"model_checkpoint", "early_stopping", "timer"} <= names
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_experiments_compose(make_cfg, name):
+    cfg = make_cfg(f"experiment={name}")
+    OmegaConf.resolve(cfg)
+
+
+def test_experiment_seed_is_the_guide(make_cfg):
+    cfg = make_cfg("experiment=seed")
+    assert cfg.model.net._target_ == "digitrec.nets.SeedCNN"
+    assert cfg.model.optimizer._target_ == "torch.optim.Adam"
+    assert cfg.model.optimizer.lr == 1e-3
+    assert not cfg.model.scheduler  # scheduler=none: an empty node
+    assert (cfg.trainer.max_epochs, cfg.data.batch_size) == (5, 32)
+    assert (cfg.data.test_fraction, cfg.data.val_fraction) == (0.2, 0.0)
+    assert cfg.preprocess._target_ == "digitrec.preprocess.GuidePreprocessor"
+
+
+@pytest.mark.parametrize("name", options("debug"))
+def test_debug_options_compose(make_cfg, name):
+    assert make_cfg(f"debug={name}").trainer
+
+
+def test_run_dirs_differ_for_runs_started_together():
+    dirs = set()
+    for _ in range(5):
+        from hydra import compose, initialize_config_dir
+
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose("train", return_hydra_config=True)
+        dirs.add(cfg.hydra.run.dir)
+    assert len(dirs) == 5
+    assert all(d.startswith("outputs/train/runs/") for d in dirs)
+
+
+def test_unknown_group_option_is_a_clear_error():
+    with pytest.raises(Exception, match=r"model/net.*nope"):
+        compose_config("train", ["model/net=nope"])
