@@ -1,0 +1,52 @@
+"""Batches from in-memory tensors: one indexing operation per batch, no per-sample collate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+
+class InMemoryDigits(Dataset):
+    """Preprocessed ``uint8`` digits ``(N, 28, 28)`` and their ``int64`` labels, held in memory.
+
+    ``DataLoader`` calls :meth:`__getitems__` with a whole batch of indices, so a batch costs one
+    tensor gather; pair it with :func:`collate_gathered`. Samplers (random, distributed) work as
+    for any map-style dataset, so the same loader runs unchanged under DDP.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 3:
+            raise ValueError(f"expected uint8 images of shape (N, H, W), got {images.dtype} {tuple(images.shape)}")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels.long()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[index], self.labels[index]
+
+
+def collate_gathered(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """The ``collate_fn`` for :class:`InMemoryDigits`: the batch is already gathered."""
+    return batch
+
+
+def to_model_input(images: Tensor) -> Tensor:
+    """``uint8`` digits ``(N, H, W)`` or ``(N, 1, H, W)`` -> ``float32`` ``(N, 1, H, W)`` in [0, 1].
+
+    The one place where pixels are scaled: training batches (after transfer to the device) and
+    inference both go through it.
+    """
+    if images.ndim == 3:
+        images = images.unsqueeze(1)
+    return images.to(torch.float32).div_(255.0)

@@ -1,0 +1,158 @@
+"""Preprocess a folder dataset once and keep the result in one tensor file.
+
+The cache file is keyed by the file list (relative paths, sizes, mtimes) and the preprocessing
+config, so a second run with the same files and config decodes nothing, and any change to either
+builds a new cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from digitrec.data.folder import FolderIndex
+from digitrec.data.images import ImageReadError, read_image
+from digitrec.preprocess import build_preprocessor
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+_MAX_NAMED_WARNINGS = 20
+
+
+class TooManyBadImagesError(RuntimeError):
+    """More images than allowed could not be read or preprocessed."""
+
+
+@dataclass(frozen=True)
+class DigitTensors:
+    """Preprocessed digits: ``uint8`` images ``(N, 28, 28)``, labels and relative paths."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    relpaths: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
+
+
+def cache_key(index: FolderIndex, preprocess: Mapping[str, Any]) -> str:
+    """A digest of the file list (names, sizes, mtimes) and the preprocessing config."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"format": CACHE_FORMAT, "preprocess": preprocess}, sort_keys=True).encode())
+    root = str(index.root)
+    for relpath in index.relpaths:
+        stat = os.stat(os.path.join(root, relpath))
+        digest.update(f"\0{relpath}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def _preprocess_file(path: Path, preprocess) -> np.ndarray | str:
+    """The preprocessed digit, or the reason it was skipped."""
+    try:
+        digit = preprocess(read_image(path))
+    except ImageReadError as err:
+        return str(err)
+    except (ValueError, TypeError) as err:
+        return f"cannot preprocess image {str(path)!r}: {err}"
+    if digit is None:
+        return f"no digit found in image {str(path)!r}"
+    return digit
+
+
+def preprocess_folder(
+    index: FolderIndex,
+    preprocess: Mapping[str, Any],
+    max_bad_fraction: float = 0.05,
+    workers: int | None = None,
+) -> DigitTensors:
+    """Decode and preprocess every image of ``index`` (threads: OpenCV releases the GIL).
+
+    Unreadable or unusable images are skipped with a warning naming each; if more than
+    ``max_bad_fraction`` of them fail, :class:`TooManyBadImagesError` is raised.
+    """
+    preprocessor = build_preprocessor(preprocess)
+    paths = [index.root / relpath for relpath in index.relpaths]
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(
+            track(
+                pool.map(lambda p: _preprocess_file(p, preprocessor), paths),
+                total=len(paths),
+                description=f"preprocessing {len(paths)} images",
+                transient=True,
+            )
+        )
+    kept = [i for i, r in enumerate(results) if not isinstance(r, str)]
+    reasons = [r for r in results if isinstance(r, str)]
+    for reason in reasons[:_MAX_NAMED_WARNINGS]:
+        log.warning("skipped: %s", reason)
+    if len(reasons) > _MAX_NAMED_WARNINGS:
+        log.warning("skipped %d more images", len(reasons) - _MAX_NAMED_WARNINGS)
+    if reasons:
+        log.warning("skipped %d of %d images under %s", len(reasons), len(paths), index.root)
+    if len(reasons) > max_bad_fraction * len(paths) or not kept:
+        raise TooManyBadImagesError(
+            f"{len(reasons)} of {len(paths)} images under {str(index.root)!r} could not be used "
+            f"(more than data.max_bad_fraction={max_bad_fraction}); first: {reasons[0]}"
+        )
+    images = np.stack([results[i] for i in kept])
+    shapes = {tuple(results[i].shape) for i in kept}
+    if len(shapes) != 1 or images.dtype != np.uint8:
+        raise ValueError(f"the preprocessor returned mixed shapes or dtypes: {shapes}, {images.dtype}")
+    return DigitTensors(
+        images=torch.from_numpy(images),
+        labels=torch.tensor([index.labels[i] for i in kept], dtype=torch.long),
+        relpaths=tuple(index.relpaths[i] for i in kept),
+        skipped=tuple(index.relpaths[i] for i, r in enumerate(results) if isinstance(r, str)),
+    )
+
+
+def cache_path(cache_dir: str | Path, index: FolderIndex, preprocess: Mapping[str, Any]) -> Path:
+    """Where the cache of ``index`` under ``preprocess`` lives."""
+    return Path(cache_dir) / f"digits-{cache_key(index, preprocess)}.pt"
+
+
+def load_or_build_cache(
+    index: FolderIndex,
+    preprocess: Mapping[str, Any],
+    cache_dir: str | Path,
+    max_bad_fraction: float = 0.05,
+) -> DigitTensors:
+    """Load the cached tensors of ``index`` or build (and save) them first."""
+    path = cache_path(cache_dir, index, preprocess)
+    if path.is_file():
+        try:
+            stored = torch.load(path, weights_only=True)
+            return DigitTensors(
+                images=stored["images"],
+                labels=stored["labels"],
+                relpaths=tuple(stored["relpaths"]),
+                skipped=tuple(stored["skipped"]),
+            )
+        except Exception as err:  # a damaged cache is rebuilt, never trusted
+            log.warning("rebuilding damaged cache %s: %s", path, err)
+    tensors = preprocess_folder(index, preprocess, max_bad_fraction)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(
+        {
+            "images": tensors.images,
+            "labels": tensors.labels,
+            "relpaths": list(tensors.relpaths),
+            "skipped": list(tensors.skipped),
+        },
+        tmp,
+    )
+    tmp.replace(path)
+    log.info("cached %d preprocessed images in %s", len(tensors.labels), path)
+    return tensors

