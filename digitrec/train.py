@@ -124,7 +124,7 @@ def main(cfg: DictConfig) -> float | None:
     summary = train(cfg)
     if rank_zero_only.rank != 0:  # DDP: every process runs main(); one report is enough
         return optimized_value(summary, cfg.get("optimized_metric"))
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"[bold]run dir[/bold]    {cfg.paths.output_dir}")
     console.print(
         f"[bold]checkpoint[/bold] {summary['best_checkpoint'] or summary['last_checkpoint']}"

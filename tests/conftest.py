@@ -33,7 +33,12 @@ def make_cfg(data_dir: Path, tmp_path: Path) -> Callable[..., DictConfig]:
     def make(*overrides: str, config_name: str = "train") -> DictConfig:
         return compose_config(
             config_name,
-            [f"paths.data_dir={data_dir}", f"paths.output_dir={tmp_path / 'run'}", *QUIET, *overrides],
+            [
+                f"paths.data_dir={data_dir}",
+                f"paths.output_dir={tmp_path / 'run'}",
+                *QUIET,
+                *overrides,
+            ],
         )
 
     return make

@@ -23,7 +23,7 @@ def test_written_once_in_the_folder_layout(data_dir):
     index = scan_digit_folder(root)
     assert len(index) == 5000
     assert np.bincount(index.labels).tolist() == [500] * 10
-    images, labels = load_embedded_digits()
+    images, _ = load_embedded_digits()
     first = index.relpaths[0]
     assert np.array_equal(read_image(root / first), images[int(first.split("/")[1][:4])])
     assert write_embedded_digits(root) is False  # already there: nothing rewritten

@@ -32,7 +32,9 @@ def test_labels_come_from_folder_names(tmp_path):
 
 def test_missing_root_names_root_and_layout(tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.raises(DatasetLayoutError, match=r"nowhere.*does not exist.*<root>/<digit>/<image>"):
+    with pytest.raises(
+        DatasetLayoutError, match=r"nowhere.*does not exist.*<root>/<digit>/<image>"
+    ):
         scan_digit_folder(missing)
 
 
@@ -59,7 +61,10 @@ def test_empty_digit_folder_warns(tmp_path, caplog_digitrec):
     write_tree(tmp_path, [(1, "a.png")])
     (tmp_path / "4").mkdir()
     scan_digit_folder(tmp_path)
-    assert any("holds no images" in r.getMessage() and "4" in r.getMessage() for r in caplog_digitrec.records)
+    assert any(
+        "holds no images" in r.getMessage() and "4" in r.getMessage()
+        for r in caplog_digitrec.records
+    )
 
 
 def test_read_image_errors_name_the_file(tmp_path):
@@ -67,7 +72,11 @@ def test_read_image_errors_name_the_file(tmp_path):
     empty.write_bytes(b"")
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"\x00not an image at all" * 10)
-    for path, reason in ((empty, "empty"), (garbage, "not a valid image"), (tmp_path / "gone.png", "cannot read")):
+    for path, reason in (
+        (empty, "empty"),
+        (garbage, "not a valid image"),
+        (tmp_path / "gone.png", "cannot read"),
+    ):
         with pytest.raises(ImageReadError, match=reason) as info:
             read_image(path)
         assert path.name in str(info.value)
@@ -92,7 +101,9 @@ def test_too_many_bad_images_is_an_error(tmp_path):
     for i in range(3):
         (tmp_path / "1" / f"bad{i}.png").write_bytes(b"junk")
     index = scan_digit_folder(tmp_path)
-    with pytest.raises(TooManyBadImagesError, match=r"3 of 23 images.*max_bad_fraction=0.1.*bad0.png"):
+    with pytest.raises(
+        TooManyBadImagesError, match=r"3 of 23 images.*max_bad_fraction=0.1.*bad0.png"
+    ):
         load_or_build_cache(index, SEED_PREPROCESS, tmp_path / "cache", max_bad_fraction=0.1)
 
 
@@ -124,7 +135,9 @@ def test_cache_key_follows_files_and_preprocess_config(tmp_path):
     cache_dir = tmp_path / "c"
     load_or_build_cache(scan_digit_folder(tmp_path / "d"), SEED_PREPROCESS, cache_dir)
     # another preprocessing config -> another cache file
-    load_or_build_cache(scan_digit_folder(tmp_path / "d"), {**SEED_PREPROCESS, "interpolation": "linear"}, cache_dir)
+    load_or_build_cache(
+        scan_digit_folder(tmp_path / "d"), {**SEED_PREPROCESS, "interpolation": "linear"}, cache_dir
+    )
     assert len(list(cache_dir.glob("*.pt"))) == 2
     # a modified file -> rebuilt with the new pixels
     write_tree(tmp_path / "d", [(0, "img0.png")], size=64)
@@ -145,8 +158,13 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog_digitrec):
 
 
 def test_datamodule_serves_scaled_batches_by_split(tmp_path):
-    write_tree(tmp_path / "d", [(d, f"s{k}_{i}.png") for d in range(10) for k in range(5) for i in range(4)])
-    dm = FolderDataModule(root=tmp_path / "d", preprocess=SEED_PREPROCESS, batch_size=8, val_fraction=0.2)
+    write_tree(
+        tmp_path / "d",
+        [(d, f"s{k}_{i}.png") for d in range(10) for k in range(5) for i in range(4)],
+    )
+    dm = FolderDataModule(
+        root=tmp_path / "d", preprocess=SEED_PREPROCESS, batch_size=8, val_fraction=0.2
+    )
     dm.prepare_data()
     dm.setup("fit")
     sizes = {side: len(dm.split(side)) for side in Side}
@@ -160,14 +178,17 @@ def test_datamodule_serves_scaled_batches_by_split(tmp_path):
     # every image is served exactly once per epoch
     seen = torch.cat([b[1] for b in dm.train_dataloader()])
     assert len(seen) == sizes[Side.TRAIN]
-    assert np.bincount(seen.numpy(), minlength=10).tolist() == np.bincount(
-        dm.split(Side.TRAIN).labels.numpy(), minlength=10
-    ).tolist()
+    assert (
+        np.bincount(seen.numpy(), minlength=10).tolist()
+        == np.bincount(dm.split(Side.TRAIN).labels.numpy(), minlength=10).tolist()
+    )
 
 
 def test_empty_split_is_a_clear_error(tmp_path):
     write_tree(tmp_path / "d", [(d, f"only_{i}.png") for d in range(10) for i in range(3)])
-    dm = FolderDataModule(root=tmp_path / "d", preprocess=SEED_PREPROCESS, val_fraction=0.1, test_fraction=0.2)
+    dm = FolderDataModule(
+        root=tmp_path / "d", preprocess=SEED_PREPROCESS, val_fraction=0.1, test_fraction=0.2
+    )
     dm.prepare_data()
     with pytest.raises(ValueError, match=r"split is empty.*data.root="):
         dm.setup("fit")

@@ -28,7 +28,10 @@ def fake_mnist(root, n_train=200, n_test=50):
 
 def test_missing_mnist_offline_says_how_to_fix(tmp_path):
     dm = MNISTDataModule(root=tmp_path, download=False)
-    with pytest.raises(FileNotFoundError, match=r"data.root=.*data.download=true.*MNIST/raw/train-images-idx3-ubyte"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"data.root=.*data.download=true.*MNIST/raw/train-images-idx3-ubyte",
+    ):
         dm.prepare_data()
 
 

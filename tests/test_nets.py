@@ -14,7 +14,12 @@ def test_parameter_count_and_output_shape(net_class, parameters):
 def test_seed_cnn_is_the_guides_layers():
     net = SeedCNN()
     conv = net.features[0]
-    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (1, 32, (3, 3), (0, 0))
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (
+        1,
+        32,
+        (3, 3),
+        (0, 0),
+    )
     linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(5408, 128), (128, 10)]
     # logits, not probabilities: the softmax lives in the loss

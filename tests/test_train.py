@@ -20,7 +20,9 @@ def test_fast_dev_run_writes_metrics_and_config(make_cfg, tmp_path):
     run = tmp_path / "run"
     stored = json.loads((run / "metrics.json").read_text())
     assert stored == json.loads(json.dumps(summary))
-    assert {"val/acc", "val/loss", "val/acc_best", "test/acc", "test/loss"} <= set(summary["metrics"])
+    assert {"val/acc", "val/loss", "val/acc_best", "test/acc", "test/loss"} <= set(
+        summary["metrics"]
+    )
     config = (run / "config.yaml").read_text()
     assert "digitrec.nets.SeedCNN" in config and "${" not in config
 
@@ -43,7 +45,9 @@ def test_short_real_run_beats_chance_and_checkpoint_stands_alone(make_cfg):
 
 
 def test_validation_on_the_test_split_tests_the_final_weights(make_cfg):
-    summary = train(make_cfg("data.val_fraction=0", "trainer.max_epochs=1", "+trainer.limit_train_batches=5"))
+    summary = train(
+        make_cfg("data.val_fraction=0", "trainer.max_epochs=1", "+trainer.limit_train_batches=5")
+    )
     assert summary["tested_checkpoint"] == "last"
 
 
@@ -55,7 +59,12 @@ def test_resume_from_checkpoint(make_cfg, tmp_path):
     assert torch.load(last, weights_only=True)["global_step"] == steps
 
     resumed = train(
-        make_cfg("trainer.max_epochs=2", *limits, f"ckpt_path={last}", "paths.output_dir=" + str(tmp_path / "resumed"))
+        make_cfg(
+            "trainer.max_epochs=2",
+            *limits,
+            f"ckpt_path={last}",
+            "paths.output_dir=" + str(tmp_path / "resumed"),
+        )
     )
     state = torch.load(resumed["last_checkpoint"], weights_only=True)
     assert state["epoch"] == 1 and state["global_step"] == 2 * steps
@@ -75,12 +84,24 @@ def test_optimized_metric_lookup():
 
 
 def test_multirun_of_two_nets(data_dir, tmp_path):
-    env = {**os.environ, "DIGITREC_LOG_DIR": str(tmp_path / "logs"), "DIGITREC_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "DIGITREC_LOG_DIR": str(tmp_path / "logs"),
+        "DIGITREC_DATA_DIR": str(data_dir),
+    }
     command = [
-        sys.executable, "-m", "digitrec.train", "-m", "model/net=seed_cnn,lenet5", "debug=fdr",
-        "trainer=cpu", "callbacks.rich_progress_bar=null",
+        sys.executable,
+        "-m",
+        "digitrec.train",
+        "-m",
+        "model/net=seed_cnn,lenet5",
+        "debug=fdr",
+        "trainer=cpu",
+        "callbacks.rich_progress_bar=null",
     ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))

@@ -48,7 +48,9 @@ class DigitTensors:
 def cache_key(index: FolderIndex, preprocess: Mapping[str, Any]) -> str:
     """A digest of the file list (names, sizes, mtimes) and the preprocessing config."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"format": CACHE_FORMAT, "preprocess": preprocess}, sort_keys=True).encode())
+    digest.update(
+        json.dumps({"format": CACHE_FORMAT, "preprocess": preprocess}, sort_keys=True).encode()
+    )
     root = str(index.root)
     for relpath in index.relpaths:
         stat = os.stat(os.path.join(root, relpath))
@@ -108,7 +110,9 @@ def preprocess_folder(
     images = np.stack([results[i] for i in kept])
     shapes = {tuple(results[i].shape) for i in kept}
     if len(shapes) != 1 or images.dtype != np.uint8:
-        raise ValueError(f"the preprocessor returned mixed shapes or dtypes: {shapes}, {images.dtype}")
+        raise ValueError(
+            f"the preprocessor returned mixed shapes or dtypes: {shapes}, {images.dtype}"
+        )
     return DigitTensors(
         images=torch.from_numpy(images),
         labels=torch.tensor([index.labels[i] for i in kept], dtype=torch.long),

@@ -42,7 +42,10 @@ class DigitDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")
+            raise ValueError(
+                "data.batch_size and data.eval_batch_size must be >= 1, "
+                f"got {batch_size} and {eval_batch_size}"
+            )
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.val_fraction = val_fraction
@@ -154,9 +157,17 @@ class FolderDataModule(DigitDataModule):
         tensors = self._prepared or self._tensors()
         self._prepared = None
         if tensors.skipped:
-            log.warning("%d images under %s are skipped (unreadable or no digit)", len(tensors.skipped), self.root)
+            log.warning(
+                "%d images under %s are skipped (unreadable or no digit)",
+                len(tensors.skipped),
+                self.root,
+            )
         sides = assign_sides(
-            tensors.relpaths, tensors.labels.tolist(), self.val_fraction, self.test_fraction, self.seed
+            tensors.relpaths,
+            tensors.labels.tolist(),
+            self.val_fraction,
+            self.test_fraction,
+            self.seed,
         )
         return tensors.images, tensors.labels, torch.from_numpy(sides)
 
@@ -219,6 +230,9 @@ class MNISTDataModule(DigitDataModule):
         images = torch.cat([train.data, test.data])
         labels = torch.cat([train.targets, test.targets])
         sides = torch.cat(
-            [torch.from_numpy(train_sides), torch.full((len(test.targets),), int(Side.TEST), dtype=torch.int8)]
+            [
+                torch.from_numpy(train_sides),
+                torch.full((len(test.targets),), int(Side.TEST), dtype=torch.int8),
+            ]
         )
         return images, labels, sides

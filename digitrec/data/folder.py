@@ -11,8 +11,30 @@ log = logging.getLogger(__name__)
 
 # Every still-image format OpenCV's imread can decode (depending on its build).
 IMAGE_EXTENSIONS = frozenset(
-    ".png .jpg .jpeg .jpe .jp2 .bmp .dib .tif .tiff .webp .pgm .ppm .pbm .pnm .pxm .pfm "
-    ".sr .ras .exr .hdr .pic .avif".split()
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jp2",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".pgm",
+        ".ppm",
+        ".pbm",
+        ".pnm",
+        ".pxm",
+        ".pfm",
+        ".sr",
+        ".ras",
+        ".exr",
+        ".hdr",
+        ".pic",
+        ".avif",
+    }
 )
 DIGITS = tuple(str(d) for d in range(10))
 LAYOUT_HINT = "expected <root>/<digit>/<image> with digit folders 0-9"
@@ -71,5 +93,7 @@ def scan_digit_folder(root: str | Path) -> FolderIndex:
         relpaths.extend(f"{digit}/{name}" for name in names)
         labels.extend([int(digit)] * len(names))
     if not relpaths:
-        raise DatasetLayoutError(f"no images found under dataset root {str(root)!r} ({LAYOUT_HINT})")
+        raise DatasetLayoutError(
+            f"no images found under dataset root {str(root)!r} ({LAYOUT_HINT})"
+        )
     return FolderIndex(root=root, relpaths=tuple(relpaths), labels=tuple(labels))

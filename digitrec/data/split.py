@@ -77,8 +77,10 @@ def assign_sides(
         for session in sessions:
             u = unit_hash(seed, session)
             side_of[session] = (
-                Side.TEST if u < test_fraction
-                else Side.VAL if u < test_fraction + val_fraction
+                Side.TEST
+                if u < test_fraction
+                else Side.VAL
+                if u < test_fraction + val_fraction
                 else Side.TRAIN
             )
         for wanted, fraction in ((Side.TEST, test_fraction), (Side.VAL, val_fraction)):
@@ -94,7 +96,9 @@ def assign_sides(
                 log.warning(
                     "digit %d has too few capture sessions for a %s split (%d in all): "
                     "capture more sessions to evaluate it",
-                    digit, wanted.name.lower(), len(sessions),
+                    digit,
+                    wanted.name.lower(),
+                    len(sessions),
                 )
         for session, indices in sessions.items():
             sides[indices] = side_of[session]
