@@ -11,6 +11,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities import rank_zero_only
@@ -35,6 +36,12 @@ def _resume_path(ckpt_path: str | None) -> str | None:
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file to resume from")
+    try:  # fail here with the key's name, not deep inside Lightning with a pickle error
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"ckpt_path={ckpt_path!r} is not a readable checkpoint: {err}") from err
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise ValueError(f"ckpt_path={ckpt_path!r} is not a Lightning checkpoint (no state_dict)")
     return str(path)
 
 

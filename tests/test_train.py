@@ -75,6 +75,24 @@ def test_missing_resume_checkpoint_is_a_clear_error(make_cfg, tmp_path):
         train(make_cfg("debug=fdr", f"ckpt_path={tmp_path / 'nope.ckpt'}"))
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "not a readable checkpoint"),
+        (b"garbage" * 100, "not a readable checkpoint"),
+        (None, "no state_dict"),
+    ],
+)
+def test_damaged_resume_checkpoint_is_a_clear_error(make_cfg, tmp_path, content, reason):
+    path = tmp_path / "bad.ckpt"
+    if content is None:
+        torch.save({"weights": torch.zeros(2)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"ckpt_path=.*bad.ckpt.*{reason}"):
+        train(make_cfg("debug=fdr", f"ckpt_path={path}"))
+
+
 def test_optimized_metric_lookup():
     summary = {"metrics": {"val/acc_best": 0.9, "test/acc": 0.8}}
     assert optimized_value(summary, "val/acc_best") == 0.9
