@@ -1,0 +1,335 @@
+"""Bring a photo of a handwritten digit into MNIST's form (``preprocess=mnist``).
+
+The steps, each robust to what webcams and phones do to paper:
+
+1. gray, and a working copy no larger than ``work_size`` (speed; the digit ends up 20 px anyway);
+2. ink polarity: dark ink on light paper, or light ink on a dark ground, decided from the image;
+3. illumination: divide by a smooth estimate of the paper (a max filter at low resolution), which
+   removes gradients, vignetting and soft shadows;
+4. threshold: Otsu on the normalised ink, never below ``min_contrast`` (so a blank page or a
+   uniform frame has no ink at all: "no digit");
+5. clean-up: ruled lines (thin structures spanning most of the width), specks, and the band a page
+   edge or table leaves along the frame border;
+6. the digit: the largest well-placed ink component, merged with nearby pieces (broken strokes);
+7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
+   side fitted into ``box`` px keeping the aspect ratio (anti-aliased), padded to ``size`` and
+   shifted so that the centre of mass is the centre. Optional deskew.
+
+``segment`` runs steps 1-5 and returns every digit of a written number, left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitrec.preprocess.basic import to_gray_uint8
+
+_POLARITIES = ("auto", "dark_on_light", "light_on_dark")
+
+
+@dataclass(frozen=True)
+class DigitCrop:
+    """One digit found in an image: its box ``(x, y, w, h)`` in the input's pixels and its
+    ``size`` x ``size`` ``uint8`` MNIST-style rendering (white ink on black)."""
+
+    box: tuple[int, int, int, int]
+    image: np.ndarray
+
+
+@dataclass
+class _Component:
+    x: int
+    y: int
+    w: int
+    h: int
+    area: int
+    label: int
+
+    @property
+    def x2(self) -> int:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> int:
+        return self.y + self.h
+
+
+def _odd(n: float) -> int:
+    n = max(1, int(round(n)))
+    return n if n % 2 else n + 1
+
+
+class MnistPreprocessor:
+    """Photo (whole webcam frame, tight crop or phone photo) -> 28x28 MNIST-style digit or None.
+
+    Args:
+        size: output side (28 for MNIST).
+        box: the longest side of the digit inside the output (MNIST: 20).
+        work_size: images larger than this (longest side) are analysed at this size.
+        polarity: ``auto``, ``dark_on_light`` (ink on paper) or ``light_on_dark`` (chalk, MNIST).
+        min_contrast: ink must be at least this much darker than the local paper (0-1).
+        remove_lines: drop ruled lines and other thin structures spanning most of the width.
+        stroke_ratio: target stroke width relative to the digit's longest side (MNIST: ~0.11);
+            ``null`` keeps the strokes as written.
+        deskew: shear the digit upright using its second moments.
+        merge_distance: pieces closer than this fraction of the digit's size join the digit.
+    """
+
+    def __init__(
+        self,
+        size: int = 28,
+        box: int = 20,
+        work_size: int = 640,
+        polarity: str = "auto",
+        min_contrast: float = 0.18,
+        remove_lines: bool = True,
+        stroke_ratio: float | None = 0.11,
+        deskew: bool = False,
+        merge_distance: float = 0.25,
+    ) -> None:
+        if polarity not in _POLARITIES:
+            raise ValueError(f"preprocess.polarity must be one of {_POLARITIES}, got {polarity!r}")
+        if not 0 < box <= size:
+            raise ValueError(f"preprocess.box must be in (0, size={size}], got {box}")
+        self.size, self.box, self.work_size = int(size), int(box), int(work_size)
+        self.polarity = polarity
+        self.min_contrast = float(min_contrast)
+        self.remove_lines = remove_lines
+        self.stroke_ratio = stroke_ratio
+        self.deskew = deskew
+        self.merge_distance = float(merge_distance)
+
+    # ----------------------------------------------------------------------------- public API
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        crop = self.extract(image)
+        return None if crop is None else crop.image
+
+    def extract(self, image: np.ndarray) -> DigitCrop | None:
+        """The one digit of ``image`` (its box and rendering), or None when there is no digit."""
+        found = self._ink_components(image)
+        if found is None:
+            return None
+        mask, labels, components, scale = found
+        digit = self._pick_digit(components, mask.shape)
+        if not digit:
+            return None
+        return self._render(labels, digit, scale)
+
+    def segment(self, image: np.ndarray) -> list[DigitCrop]:
+        """Every digit of a written number, left to right (an empty list when there is none)."""
+        found = self._ink_components(image)
+        if found is None:
+            return []
+        _, labels, components, scale = found
+        groups = self._group_columns(components)
+        if not groups:
+            return []
+        tallest = max(max(c.y2 for c in g) - min(c.y for c in g) for g in groups)
+        digits = [g for g in groups if max(c.y2 for c in g) - min(c.y for c in g) >= 0.35 * tallest]
+        return [self._render(labels, g, scale) for g in digits]
+
+    # ------------------------------------------------------------------------------- the steps
+    def _working_gray(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        gray = to_gray_uint8(image)
+        if gray.size == 0:
+            raise ValueError("empty image")
+        longest = max(gray.shape)
+        if longest <= self.work_size:
+            return gray, 1.0
+        scale = self.work_size / longest
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+    def _dark_ink(self, gray: np.ndarray) -> bool:
+        if self.polarity != "auto":
+            return self.polarity == "dark_on_light"
+        # the ground covers most of the centre: if it is nearer the bright end, ink is dark
+        h, w = gray.shape
+        centre = gray[h // 4 : h - h // 4 or h, w // 4 : w - w // 4 or w]
+        low, high = np.percentile(gray[:: max(1, h // 120), :: max(1, w // 120)], (1, 99))
+        return float(np.median(centre)) >= (float(low) + float(high)) / 2
+
+    def _ink_map(self, gray: np.ndarray) -> np.ndarray:
+        """Ink strength in [0, 1] (float32): 0 on paper, 1 for ink black against its paper."""
+        if not self._dark_ink(gray):
+            gray = 255 - gray
+        h, w = gray.shape
+        # paper brightness: max filter wider than any stroke, at quarter resolution for speed
+        factor = 4 if min(h, w) >= 64 else 1
+        small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+        k = _odd(max(small.shape) / 7)
+        paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        paper = cv2.blur(paper, (k, k))
+        if factor > 1:
+            paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+        paper = np.maximum(paper.astype(np.float32), 1.0)
+        return np.clip(1.0 - gray.astype(np.float32) / paper, 0.0, 1.0)
+
+    def _ink_components(self, image: np.ndarray):
+        gray, scale = self._working_gray(image)
+        ink = self._ink_map(gray)
+        ink8 = (ink * 255).astype(np.uint8)
+        if int(ink8.max()) < self.min_contrast * 255:
+            return None
+        otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        threshold = max(otsu, self.min_contrast * 255)
+        mask = (ink8 > threshold).astype(np.uint8)
+        if self.remove_lines:
+            mask = self._without_ruled_lines(mask)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        h, w = mask.shape
+        min_area = max(6, 1e-4 * h * w)
+        components = [
+            _Component(int(x), int(y), int(cw), int(ch), int(area), i)
+            for i, (x, y, cw, ch, area) in enumerate(stats)
+            if i > 0 and area >= min_area and not self._is_border_band(x, y, cw, ch, w, h)
+        ]
+        if not components:
+            return None
+        return mask, labels, components, scale
+
+    @staticmethod
+    def _without_ruled_lines(mask: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        if w < 32:
+            return mask
+        lines = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (w // 2, 1)))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+        long_lines = [i for i in range(1, count) if stats[i, cv2.CC_STAT_WIDTH] >= 0.8 * w]
+        if not long_lines:
+            return mask
+        thickness = max(int(stats[i, cv2.CC_STAT_HEIGHT]) for i in long_lines)
+        cleaned = mask.copy()
+        cleaned[np.isin(labels, long_lines)] = 0
+        # re-join strokes the removed line crossed
+        bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, h // 4 or 1)))
+        return cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
+
+    @staticmethod
+    def _is_border_band(x: int, y: int, cw: int, ch: int, w: int, h: int) -> bool:
+        """A long thing hugging one side of the frame: a page edge, the table, a shadow's rim."""
+        along_x = (y <= 1 or y + ch >= h - 1) and cw >= 0.5 * w and ch <= 0.3 * h
+        along_y = (x <= 1 or x + cw >= w - 1) and ch >= 0.5 * h and cw <= 0.3 * w
+        if along_x or along_y:
+            return True
+        # something cut by two borders and reaching into a corner (the table in a corner)
+        touches = (x <= 1) + (y <= 1) + (x + cw >= w - 1) + (y + ch >= h - 1)
+        return touches >= 3
+
+    def _pick_digit(self, components: list[_Component], shape: tuple[int, int]) -> list[_Component]:
+        h, w = shape
+        cy, cx = h / 2, w / 2
+        half_diagonal = np.hypot(cx, cy)
+
+        def score(c: _Component) -> float:
+            distance = np.hypot(c.x + c.w / 2 - cx, c.y + c.h / 2 - cy) / half_diagonal
+            return c.area * (1.0 - 0.6 * distance)
+
+        main = max(components, key=score)
+        chosen = [main]
+        x1, y1, x2, y2 = main.x, main.y, main.x2, main.y2
+        changed = True
+        while changed:
+            changed = False
+            reach = self.merge_distance * max(x2 - x1, y2 - y1)
+            for c in components:
+                if c in chosen or c.area < 0.02 * main.area:
+                    continue
+                gap_x = max(0, max(c.x, x1) - min(c.x2, x2))
+                gap_y = max(0, max(c.y, y1) - min(c.y2, y2))
+                if gap_x <= reach and gap_y <= reach:
+                    chosen.append(c)
+                    x1, y1, x2, y2 = min(x1, c.x), min(y1, c.y), max(x2, c.x2), max(y2, c.y2)
+                    changed = True
+        return chosen
+
+    @staticmethod
+    def _group_columns(components: list[_Component]) -> list[list[_Component]]:
+        """Group pieces that share columns (a digit's broken strokes) and order them by x."""
+        biggest = max(c.area for c in components)
+        pieces = sorted((c for c in components if c.area >= 0.03 * biggest), key=lambda c: c.x)
+        groups: list[list[_Component]] = []
+        for c in pieces:
+            if groups:
+                g = groups[-1]
+                gx1, gx2 = min(p.x for p in g), max(p.x2 for p in g)
+                overlap = min(gx2, c.x2) - max(gx1, c.x)
+                if overlap >= 0.5 * min(c.w, gx2 - gx1):
+                    g.append(c)
+                    continue
+            groups.append([c])
+        return groups
+
+    def _render(self, labels: np.ndarray, parts: list[_Component], scale: float) -> DigitCrop:
+        x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
+        x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
+        pad = max(2, (max(x2 - x1, y2 - y1)) // 8)
+        region = labels[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
+        mask = np.isin(region, [c.label for c in parts]).astype(np.uint8)
+        mask = self._normalise_strokes(mask, max(x2 - x1, y2 - y1))
+        ys, xs = np.nonzero(mask)
+        mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+        if self.deskew:
+            mask = self._deskewed(mask)
+        image = self._fit_and_centre(mask)
+        box = (
+            int(x1 / scale),
+            int(y1 / scale),
+            max(1, round((x2 - x1) / scale)),
+            max(1, round((y2 - y1) / scale)),
+        )
+        return DigitCrop(box=box, image=image)
+
+    def _normalise_strokes(self, mask: np.ndarray, extent: int) -> np.ndarray:
+        if self.stroke_ratio is None:
+            return mask
+        area = int(mask.sum())
+        boundary = int((mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))).sum())
+        width = 2.0 * area / max(boundary, 1)
+        target = self.stroke_ratio * extent
+        if width < 0.7 * target:
+            k = _odd(target - width)
+            padded = cv2.copyMakeBorder(mask, k, k, k, k, cv2.BORDER_CONSTANT, value=0)
+            return cv2.dilate(padded, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        if width > 2.0 * target and extent >= 20:
+            k = _odd((width - 1.5 * target) / 2)
+            thinned = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+            if thinned.any():
+                return thinned
+        return mask
+
+    @staticmethod
+    def _deskewed(mask: np.ndarray) -> np.ndarray:
+        """Shear so that the digit's principal axis is vertical (as OpenCV's digits sample)."""
+        m = cv2.moments(mask)
+        if abs(m["mu02"]) < 1e-2:
+            return mask
+        skew = float(np.clip(m["mu11"] / m["mu02"], -1.0, 1.0))
+        h, w = mask.shape
+        cy = m["m01"] / m["m00"]
+        margin = abs(skew) * h / 2
+        matrix = np.float32([[1, -skew, skew * cy + margin], [0, 1, 0]])
+        out = cv2.warpAffine(mask, matrix, (int(np.ceil(w + 2 * margin)), h), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(out > 0.05)
+        return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if len(xs) else mask
+
+    def _fit_and_centre(self, mask: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        factor = self.box / max(h, w)
+        new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
+        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+        digit = cv2.resize(mask, (new_w, new_h), interpolation=interpolation)
+        m = cv2.moments(digit)
+        if m["m00"] <= 0:
+            cx, cy = new_w / 2, new_h / 2
+        else:
+            cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+        # translate so that the centre of mass lands on the output's centre
+        shift = np.float32([[1, 0, self.size / 2 - cx - 0.5], [0, 1, self.size / 2 - cy - 0.5]])
+        canvas = np.zeros((self.size, self.size), np.float32)
+        canvas[:new_h, :new_w] = digit[: self.size, : self.size]
+        moved = cv2.warpAffine(canvas, shift, (self.size, self.size), flags=cv2.INTER_LINEAR)
+        return np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
