@@ -61,7 +61,9 @@ class PhotoRenderer:
             raise ValueError(f"camera.level must be one of {LEVELS}, got {level!r}")
         self.width, self.height, self.level = int(width), int(height), level
 
-    def render(self, digits: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator) -> RenderedFrame:
+    def render(
+        self, digits: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+    ) -> RenderedFrame:
         """Render ``digits`` (28x28 white-on-black arrays) as one written number."""
         w, h = self.width, self.height
         hard, medium = self.level == "hard", self.level in ("medium", "hard")
@@ -84,13 +86,26 @@ class PhotoRenderer:
         max_h = max(a.shape[0] for a in alphas)
         if total_w > 0.9 * w:  # shrink a long number to fit
             factor = 0.9 * w / total_w
-            alphas = [cv2.resize(a, (max(1, int(a.shape[1] * factor)), max(1, int(a.shape[0] * factor)))) for a in alphas]
+            alphas = [
+                cv2.resize(a, (max(1, int(a.shape[1] * factor)), max(1, int(a.shape[0] * factor))))
+                for a in alphas
+            ]
             gaps = [int(g * factor) for g in gaps]
             total_w = sum(a.shape[1] for a in alphas) + sum(gaps)
             max_h = max(a.shape[0] for a in alphas)
         spread = 0.45 if medium else 0.12
-        x0 = int(np.clip(w / 2 - total_w / 2 + rng.uniform(-spread, spread) * (w - total_w) / 2, 4, w - total_w - 4))
-        y0 = int(np.clip(h / 2 - max_h / 2 + rng.uniform(-spread, spread) * (h - max_h) / 2, 4, h - max_h - 4))
+        x0 = int(
+            np.clip(
+                w / 2 - total_w / 2 + rng.uniform(-spread, spread) * (w - total_w) / 2,
+                4,
+                w - total_w - 4,
+            )
+        )
+        y0 = int(
+            np.clip(
+                h / 2 - max_h / 2 + rng.uniform(-spread, spread) * (h - max_h) / 2, 4, h - max_h - 4
+            )
+        )
         boxes = []
         x = x0
         for i, a in enumerate(alphas):
@@ -103,13 +118,19 @@ class PhotoRenderer:
             x += aw + (gaps[i] if i < n - 1 else 0)
 
         # ink: black or blue pen, marker, or grey pencil (lighter, a little grainy)
-        kind = rng.choice(["pen", "blue", "marker", "pencil"] if medium else ["pen", "blue", "marker"])
+        kind = rng.choice(
+            ["pen", "blue", "marker", "pencil"] if medium else ["pen", "blue", "marker"]
+        )
         if kind == "pencil":
             colour = np.full(3, rng.uniform(60, 110), np.float32)
             strength = rng.uniform(0.55, 0.8)
             ink_alpha *= 1.0 - 0.25 * rng.random((h, w), dtype=np.float32)
         else:
-            colour = {"pen": np.array([25, 25, 30]), "blue": np.array([140, 40, 20]), "marker": np.array([10, 10, 10])}[kind].astype(np.float32)
+            colour = {
+                "pen": np.array([25, 25, 30]),
+                "blue": np.array([140, 40, 20]),
+                "marker": np.array([10, 10, 10]),
+            }[kind].astype(np.float32)
             colour = colour + rng.uniform(-10, 10, 3)
             strength = rng.uniform(0.85, 0.98)
         if kind == "marker":
@@ -124,7 +145,12 @@ class PhotoRenderer:
             for yy in range(offset, h, spacing):
                 thickness = int(rng.integers(1, 3))
                 band = page[yy : yy + thickness]
-                band[:] = np.minimum(band, band * 0.35 + line_colour * 0.65 * (1 - a[yy : yy + thickness]) + band * a[yy : yy + thickness] * 0.65)
+                band[:] = np.minimum(
+                    band,
+                    band * 0.35
+                    + line_colour * 0.65 * (1 - a[yy : yy + thickness])
+                    + band * a[yy : yy + thickness] * 0.65,
+                )
 
         # paper on a table: a page edge visible on one or two sides
         page_mask = np.ones((h, w), np.float32)
@@ -133,33 +159,56 @@ class PhotoRenderer:
             side = rng.integers(0, 4)
             inset = rng.uniform(0.04, 0.14)
             if side == 0:
-                corners[[0, 3], 0] += inset * w * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                corners[[0, 3], 0] += (
+                    inset * w * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                )
             elif side == 1:
-                corners[[1, 2], 0] -= inset * w * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                corners[[1, 2], 0] -= (
+                    inset * w * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                )
             elif side == 2:
-                corners[[0, 1], 1] += inset * h * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                corners[[0, 1], 1] += (
+                    inset * h * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                )
             else:
-                corners[[2, 3], 1] -= inset * h * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                corners[[2, 3], 1] -= (
+                    inset * h * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)])
+                )
             # keep the digits on the page
             left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
             right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-            if corners[[0, 3], 0].max() < left - 8 and corners[[1, 2], 0].min() > right + 8 and corners[[0, 1], 1].max() < top - 8 and corners[[2, 3], 1].min() > bottom + 8:
+            if (
+                corners[[0, 3], 0].max() < left - 8
+                and corners[[1, 2], 0].min() > right + 8
+                and corners[[0, 1], 1].max() < top - 8
+                and corners[[2, 3], 1].min() > bottom + 8
+            ):
                 page_mask = np.zeros((h, w), np.float32)
                 cv2.fillConvexPoly(page_mask, corners.astype(np.int32), 1.0, lineType=cv2.LINE_AA)
-        table = np.full((h, w, 3), rng.uniform(40, 120), np.float32) * (1 + 0.15 * _smooth_noise(rng, (h, w), 20)[..., None])
+        table = np.full((h, w, 3), rng.uniform(40, 120), np.float32) * (
+            1 + 0.15 * _smooth_noise(rng, (h, w), 20)[..., None]
+        )
         table *= np.array([rng.uniform(0.6, 1.0), rng.uniform(0.7, 1.0), 1.0], np.float32)
         frame = page * page_mask[..., None] + table * (1 - page_mask[..., None])
 
         if medium:  # uneven light: a gradient and vignetting
             yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
             angle = rng.uniform(0, 2 * np.pi)
-            ramp = (np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5)) * rng.uniform(0.2, 0.7)
+            ramp = (np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5)) * rng.uniform(
+                0.2, 0.7
+            )
             vignette = ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) * rng.uniform(0.0, 0.8)
             frame *= np.clip(1.0 + ramp - vignette, 0.35, 1.3)[..., None]
         if hard and rng.random() < 0.6:  # a soft shadow (a hand, the phone) over part of the frame
             shadow = np.zeros((h, w), np.float32)
             cx, cy = rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h
-            pts = np.array([[cx + rng.uniform(-0.6, 0.6) * w, cy + rng.uniform(-0.6, 0.6) * h] for _ in range(5)], np.int32)
+            pts = np.array(
+                [
+                    [cx + rng.uniform(-0.6, 0.6) * w, cy + rng.uniform(-0.6, 0.6) * h]
+                    for _ in range(5)
+                ],
+                np.int32,
+            )
             cv2.fillConvexPoly(shadow, cv2.convexHull(pts), 1.0)
             shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(8, 30))
             frame *= (1 - rng.uniform(0.25, 0.5) * shadow)[..., None]
@@ -174,7 +223,9 @@ class PhotoRenderer:
             dst = ((src - centre) @ rot.T + centre + jitter).astype(np.float32)
             matrix = cv2.getPerspectiveTransform(src, dst)
             border = tuple(float(v) for v in frame[0, 0])
-            frame = cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            frame = cv2.warpPerspective(
+                frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
             del border
             boxes = [self._warp_box(b, matrix, w, h) for b in boxes]
 
