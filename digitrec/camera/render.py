@@ -238,7 +238,7 @@ class PhotoRenderer:
             frame += rng.normal(0, 2, frame.shape).astype(np.float32)
         image = np.clip(frame, 0, 255).astype(np.uint8)
         quality = int(rng.uniform(45, 90)) if medium else 90
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        _ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
         return RenderedFrame(image=image, labels=tuple(int(v) for v in labels), boxes=tuple(boxes))
 

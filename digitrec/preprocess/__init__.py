@@ -8,5 +8,13 @@ no digit. The same objects serve the DataModule's cache, capture previews and in
 
 from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
 from digitrec.preprocess.config import build_preprocessor
+from digitrec.preprocess.mnist import DigitCrop, MnistPreprocessor
 
-__all__ = ["GuidePreprocessor", "MnistFormCheck", "build_preprocessor", "to_gray_uint8"]
+__all__ = [
+    "DigitCrop",
+    "GuidePreprocessor",
+    "MnistFormCheck",
+    "MnistPreprocessor",
+    "build_preprocessor",
+    "to_gray_uint8",
+]

@@ -58,7 +58,7 @@ class _Component:
 
 
 def _odd(n: float) -> int:
-    n = max(1, int(round(n)))
+    n = max(1, round(n))
     return n if n % 2 else n + 1
 
 
@@ -185,7 +185,7 @@ class MnistPreprocessor:
         mask = (ink8 > threshold).astype(np.uint8)
         if self.remove_lines:
             mask = self._without_ruled_lines(mask)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         h, w = mask.shape
         min_area = max(6, 1e-4 * h * w)
         components = [

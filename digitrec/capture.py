@@ -1,0 +1,292 @@
+"""Capture labelled webcam frames: ``digitrec-capture`` / ``python scripts/capture.py``.
+
+Frames are saved raw (what the camera saw) as ``<root>/<digit>/<session>_<n>.png``: the session
+id is new for every run, numbers continue after the files already there, nothing is ever
+overwritten, and each file appears atomically (written aside, then linked into place), so an
+interrupted capture leaves no truncated image. ``<root>/manifest.jsonl`` gets one line per frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cv2
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from digitrec.camera import Camera, CameraError, Frame, open_camera
+from digitrec.config import config_dir, register_resolvers
+from digitrec.preprocess import build_preprocessor
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+_SESSION = re.compile(r"^[A-Za-z0-9-]+$")
+WINDOW = "digitrec capture"
+
+
+class CaptureError(RuntimeError):
+    """Capturing cannot go on; frames already saved stay saved."""
+
+
+def new_session_id() -> str:
+    """A session id unique to this capture: date, time and a random suffix (no underscores)."""
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+class CaptureWriter:
+    """Saves frames under ``root/<digit>/<session>_<n>.<format>`` and appends to the manifest."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        session: str | None = None,
+        image_format: str = "png",
+        camera_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.session = session or new_session_id()
+        if not _SESSION.match(self.session):
+            raise CaptureError(f"session={self.session!r}: use letters, digits and '-' only")
+        self.extension = "." + image_format.lower().lstrip(".")
+        if not cv2.haveImageWriter(f"x{self.extension}"):
+            raise CaptureError(f"image_format={image_format!r}: OpenCV cannot write that format")
+        self.camera_settings = camera_settings or {}
+        self.manifest = self.root / "manifest.jsonl"
+        self.counts: dict[int, int] = {}
+        self._next: dict[int, int] = {}
+
+    def _first_free_number(self, folder: Path) -> int:
+        numbers = (
+            [
+                int(m.group(1))
+                for p in folder.iterdir()
+                if (m := re.match(r"^.+_(\d+)\.[^.]+$", p.name))
+            ]
+            if folder.is_dir()
+            else []
+        )
+        return max(numbers, default=0) + 1
+
+    def save(self, image: np.ndarray, digit: int) -> Path:
+        """Save one frame as ``digit``; returns its path. Never overwrites a file."""
+        if not 0 <= int(digit) <= 9:
+            raise CaptureError(f"digit must be 0-9, got {digit!r}")
+        digit = int(digit)
+        folder = self.root / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(self.extension, image)
+        if not ok:
+            raise CaptureError(f"cannot encode a frame as {self.extension}")
+        number = self._next.get(digit) or self._first_free_number(folder)
+        tmp = folder / f".{self.session}.{os.getpid()}.tmp{self.extension}"
+        try:
+            tmp.write_bytes(encoded.tobytes())
+            while True:
+                path = folder / f"{self.session}_{number:04d}{self.extension}"
+                try:
+                    os.link(tmp, path)  # atomic, and fails instead of replacing an existing file
+                    break
+                except FileExistsError:
+                    number += 1
+                except OSError:  # a filesystem without hard links
+                    if path.exists():
+                        number += 1
+                        continue
+                    os.replace(tmp, path)
+                    break
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._next[digit] = number + 1
+        self.counts[digit] = self.counts.get(digit, 0) + 1
+        record = {
+            "path": path.relative_to(self.root).as_posix(),
+            "digit": digit,
+            "session": self.session,
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "camera": self.camera_settings,
+        }
+        with self.manifest.open("a", encoding="utf-8") as manifest:
+            manifest.write(json.dumps(record) + "\n")
+        return path
+
+
+def capture_guided(
+    camera: Camera,
+    writer: CaptureWriter,
+    digits: Iterable[int],
+    samples: int,
+    interval: float = 0.0,
+    countdown: int = 0,
+    ask: Callable[[str], str] | None = None,
+    console: Console | None = None,
+) -> dict[int, int]:
+    """For each digit, save ``samples`` frames, ``interval`` seconds apart, after an optional
+    ``countdown``. ``ask`` (e.g. ``input``) is called between digits when interactive; an answer
+    of ``q`` stops. Returns the frames saved per digit."""
+    console = console or Console(stderr=True)
+    digits = [int(d) for d in digits]
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("capturing", total=len(digits) * samples)
+        for digit in digits:
+            if ask is not None:
+                progress.stop()
+                answer = ask(f"Show the digit {digit} to the camera and press Enter (q to stop): ")
+                progress.start()
+                if answer.strip().lower() == "q":
+                    break
+            camera.prompt(digit)
+            for remaining in range(countdown, 0, -1):
+                progress.update(task, description=f"digit {digit} in {remaining}")
+                time.sleep(1)
+            progress.update(task, description=f"digit {digit}")
+            for _ in range(samples):
+                frame = camera.read()
+                if frame is None:
+                    raise CaptureError(
+                        f"{camera.name} ran out of frames after {sum(writer.counts.values())} "
+                        "were saved (they are kept)"
+                    )
+                writer.save(frame.image, digit)
+                progress.advance(task)
+                if interval > 0:
+                    time.sleep(interval)
+    return dict(writer.counts)
+
+
+def draw_preview(frame: Frame, crop, counts: dict[int, int], zoom: int = 4) -> np.ndarray:
+    """The live view: the frame, the digit's box, its 28x28 preprocessed view and the counts."""
+    view = frame.image.copy()
+    if crop is not None:
+        x, y, w, h = crop.box
+        cv2.rectangle(view, (x, y), (x + w, y + h), (0, 200, 0), 2)
+        small = cv2.resize(crop.image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+        size = small.shape[0]
+        if size + 10 <= min(view.shape[:2]):
+            view[10 : 10 + size, -10 - size : -10] = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    else:
+        cv2.putText(view, "no digit", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
+    text = "  ".join(f"{d}:{counts.get(d, 0)}" for d in range(10))
+    cv2.putText(
+        view, text, (10, view.shape[0] - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1
+    )
+    cv2.putText(
+        view,
+        "0-9: save as that digit   q: quit",
+        (10, view.shape[0] - 32),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (255, 255, 0),
+        1,
+    )
+    return view
+
+
+def key_action(key: int) -> int | str | None:
+    """What a key press means in the live view: a digit to save, ``"quit"``, or None."""
+    if key < 0:
+        return None
+    char = chr(key & 0xFF)
+    if char.isdigit():
+        return int(char)
+    if char in ("q", "Q", "\x1b"):
+        return "quit"
+    return None
+
+
+def has_display() -> bool:
+    """True when an OpenCV window can be opened (a display, and OpenCV built with a GUI)."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
+    try:
+        cv2.namedWindow("digitrec probe", cv2.WINDOW_NORMAL)
+        cv2.destroyWindow("digitrec probe")
+        return True
+    except cv2.error:  # opencv-python-headless
+        return False
+
+
+def capture_interactive(camera: Camera, writer: CaptureWriter, preprocess) -> dict[int, int]:
+    """Live preview; keys 0-9 save the current frame under that digit, q quits."""
+    try:
+        while (frame := camera.read()) is not None:
+            crop = preprocess.extract(frame.image) if hasattr(preprocess, "extract") else None
+            cv2.imshow(WINDOW, draw_preview(frame, crop, writer.counts))
+            action = key_action(cv2.waitKey(1))
+            if action == "quit":
+                break
+            if isinstance(action, int):
+                writer.save(frame.image, action)
+    finally:
+        cv2.destroyAllWindows()
+    return dict(writer.counts)
+
+
+def run_capture(cfg: DictConfig, ask: Callable[[str], str] | None = None) -> CaptureWriter:
+    """Open the camera once and capture as ``cfg`` says; returns the writer (counts, session)."""
+    mode = cfg.mode
+    if mode == "auto":
+        mode = "interactive" if has_display() else "guided"
+    if mode not in ("interactive", "guided"):
+        raise CaptureError(f"mode={cfg.mode!r}: use auto, interactive or guided")
+    with open_camera(cfg.camera) as camera:
+        writer = CaptureWriter(cfg.root, cfg.get("session"), cfg.image_format, camera.settings())
+        try:
+            if mode == "interactive":
+                if not has_display():
+                    raise CaptureError(
+                        "mode=interactive needs a display and opencv-python (not -headless)"
+                    )
+                capture_interactive(camera, writer, build_preprocessor(cfg.preprocess))
+            else:
+                prompt = (
+                    ask
+                    if ask is not None
+                    else (input if cfg.prompt and sys.stdin.isatty() else None)
+                )
+                capture_guided(
+                    camera, writer, cfg.digits, cfg.samples, cfg.interval, cfg.countdown, prompt
+                )
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted: the %d frames saved so far are kept", sum(writer.counts.values())
+            )
+    return writer
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="capture")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: capture, then print what was saved where."""
+    console = Console(soft_wrap=True)
+    try:
+        writer = run_capture(cfg)
+    except (CameraError, CaptureError) as err:
+        console.print(f"[bold red]error:[/bold red] {err}")
+        raise SystemExit(1) from None
+    table = Table(title=f"session {writer.session} -> {writer.root}")
+    table.add_column("digit")
+    table.add_column("frames saved")
+    for digit in sorted(writer.counts):
+        table.add_row(str(digit), str(writer.counts[digit]))
+    console.print(table)
+    console.print(f"manifest: {writer.manifest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Cameras without a webcam: video files, still photos, the synthetic camera, bad devices."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digitrec.camera import CameraError, open_camera
+from digitrec.camera.devices import ImagesCamera, VideoCamera, WebcamCamera
+from digitrec.camera.synthetic import SyntheticCamera, embedded_digits_of_split
+
+
+def write_video(path, frames=12, size=(160, 120)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        image = np.full((size[1], size[0], 3), 255, np.uint8)
+        cv2.putText(image, str(i % 10), (50, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 0), 6)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def test_video_file_reads_every_frame_then_ends(tmp_path):
+    video = write_video(tmp_path / "clip.avi", frames=12)
+    with open_camera(
+        {"_target_": "digitrec.camera.devices.VideoCamera", "path": str(video)}
+    ) as cam:
+        frames = list(cam.frames())
+        assert cam.settings()["width"] == 160
+    assert [f.index for f in frames] == list(range(12))
+    assert frames[0].image.shape == (120, 160, 3)
+
+
+def test_video_loop_restarts(tmp_path):
+    video = write_video(tmp_path / "clip.avi", frames=3)
+    with VideoCamera(str(video), loop=True) as cam:
+        assert all(cam.read() is not None for _ in range(7))
+
+
+def test_camera_is_released_when_the_block_fails(tmp_path):
+    video = write_video(tmp_path / "clip.avi", frames=3)
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        open_camera({"_target_": "digitrec.camera.devices.VideoCamera", "path": str(video)}) as cam,
+    ):
+        cam.read()
+        raise RuntimeError("boom")
+    assert not cam._capture.isOpened()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"_target_": "digitrec.camera.devices.VideoCamera", "path": "/no/such/clip.mp4"},
+            r"video '/no/such/clip.mp4': no such file",
+        ),
+        (
+            {"_target_": "digitrec.camera.devices.WebcamCamera", "device": 7},
+            r"cannot open webcam 7 \(backend any\)",
+        ),
+        (
+            {"_target_": "digitrec.camera.devices.WebcamCamera", "backend": "nope"},
+            r"camera.backend='nope'",
+        ),
+        (
+            {"_target_": "digitrec.camera.devices.ImagesCamera", "path": "/no/photos/*.jpg"},
+            r"no images found at '/no/photos/\*.jpg'",
+        ),
+        (
+            {"_target_": "digitrec.camera.synthetic.SyntheticCamera", "level": "extreme"},
+            r"camera.level",
+        ),
+    ],
+)
+def test_open_failures_name_the_device_or_path(config, message):
+    with pytest.raises(CameraError, match=message), open_camera(config):
+        pass
+
+
+def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    with pytest.raises(CameraError, match=r"notes.mp4.*not a video"):
+        VideoCamera(str(fake))
+
+
+def test_images_folder_and_glob_replay_in_name_order(tmp_path):
+    for name, value in (("b.png", 50), ("a.jpg", 100), ("c.bmp", 150)):
+        cv2.imwrite(str(tmp_path / name), np.full((20, 30), value, np.uint8))
+    (tmp_path / "notes.txt").write_text("x")
+    with ImagesCamera(str(tmp_path)) as cam:
+        frames = list(cam.frames())
+    assert [int(f.image.mean()) for f in frames] == [100, 50, 150]
+    assert frames[0].image.shape == (20, 30, 3)
+    with ImagesCamera(str(tmp_path / "*.png")) as cam:
+        assert len(list(cam.frames())) == 1
+
+
+def test_corrupt_photo_is_a_clear_read_error(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((10, 10), np.uint8))
+    (tmp_path / "b.png").write_bytes(b"broken")
+    with ImagesCamera(str(tmp_path)) as cam:
+        cam.read()
+        with pytest.raises(CameraError, match=r"b.png"):
+            cam.read()
+
+
+def test_synthetic_camera_reports_true_labels_and_follows_prompts():
+    with SyntheticCamera(level="hard", max_frames=4, seed=3) as cam:
+        cam.prompt(6)
+        frames = list(cam.frames())
+    assert [f.labels for f in frames] == [(6,)] * 4
+    assert frames[0].image.shape == (480, 640, 3) and frames[0].image.dtype == np.uint8
+    again = SyntheticCamera(level="hard", max_frames=1, seed=3)
+    again.prompt(6)
+    assert np.array_equal(again.read().image, frames[0].image)
+
+
+def test_synthetic_numbers_and_held_out_split():
+    cam = SyntheticCamera(digits_per_frame=[3, 5], seed=1)
+    frame = cam.read()
+    assert 3 <= len(frame.labels) <= 5
+    test_images, _ = embedded_digits_of_split("test")
+    train_images, _ = embedded_digits_of_split("train")
+    assert 800 < len(test_images) < 1200 and len(train_images) > 3000
+    test_set = {im.tobytes() for im in test_images}
+    assert not any(im.tobytes() in test_set for im in train_images[:500])
+
+
+def test_webcam_class_checks_is_opened(monkeypatch):
+    class Closed:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Closed)
+    with pytest.raises(CameraError, match="cannot open webcam 0"):
+        WebcamCamera(0)
