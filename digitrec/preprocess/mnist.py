@@ -177,12 +177,16 @@ class MnistPreprocessor:
 
     def _ink_components(self, image: np.ndarray):
         gray, scale = self._working_gray(image)
+        if int(gray.max()) - int(gray.min()) < self.min_contrast * 255:
+            return None  # a uniform frame: nothing written on it
         ink8 = self._ink_map(gray)
         if int(ink8.max()) < self.min_contrast * 255:
             return None
         otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         threshold = max(otsu, self.min_contrast * 255)
         mask = (ink8 > threshold).astype(np.uint8)
+        if mask.mean() > 0.5:
+            return None  # more "ink" than paper: no page with a digit on it
         if self.remove_lines:
             mask = self._without_ruled_lines(mask)
         _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
