@@ -69,7 +69,9 @@ def test_finds_the_digit_where_it_was_drawn(held_out):
         np.zeros((480, 640), np.uint8),
         np.full((28, 28), 255, np.uint8),
         (np.random.default_rng(0).normal(200, 3, (480, 640))).clip(0, 255).astype(np.uint8),
-        cv2.GaussianBlur(np.tile(np.linspace(90, 250, 640, dtype=np.float32), (480, 1)), (0, 0), 5).astype(np.uint8),
+        cv2.GaussianBlur(
+            np.tile(np.linspace(90, 250, 640, dtype=np.float32), (480, 1)), (0, 0), 5
+        ).astype(np.uint8),
     ],
     ids=["grey", "black", "white-crop", "paper-noise", "gradient"],
 )
@@ -79,14 +81,17 @@ def test_blank_or_uniform_frames_have_no_digit(image):
 
 
 def test_both_polarities(held_out):
-    images, labels = held_out
+    images, _labels = held_out
     digit = images[0]
     # MNIST-style white on black (as is) and ink on paper (inverted, enlarged)
     light_on_dark = PRE(digit)
     paper = 255 - cv2.resize(digit, (200, 200), interpolation=cv2.INTER_CUBIC)
     dark_on_light = PRE(paper)
     assert light_on_dark is not None and dark_on_light is not None
-    overlap = np.minimum(light_on_dark, dark_on_light).sum() / np.maximum(light_on_dark, dark_on_light).sum()
+    overlap = (
+        np.minimum(light_on_dark, dark_on_light).sum()
+        / np.maximum(light_on_dark, dark_on_light).sum()
+    )
     assert overlap > 0.5
 
 
@@ -112,7 +117,9 @@ def test_segment_reads_numbers_left_to_right(held_out):
         if len(crops) == count:
             xs = [c.box[0] for c in crops]
             truth = [b[0] for b in frame.boxes]
-            correct += xs == sorted(xs) and all(abs(a - b) < 25 for a, b in zip(xs, truth, strict=True))
+            correct += xs == sorted(xs) and all(
+                abs(a - b) < 25 for a, b in zip(xs, truth, strict=True)
+            )
     assert correct >= 18
 
 

@@ -58,8 +58,8 @@ def cache_key(index: FolderIndex, preprocess: Mapping[str, Any]) -> str:
     return digest.hexdigest()[:20]
 
 
-def _preprocess_file(path: Path, preprocess) -> np.ndarray | str:
-    """The preprocessed digit, or the reason it was skipped."""
+def preprocess_file(path: Path, preprocess) -> np.ndarray | str:
+    """Read and preprocess one image file: the digit, or the reason it must be skipped."""
     try:
         digit = preprocess(read_image(path))
     except ImageReadError as err:
@@ -88,7 +88,7 @@ def preprocess_folder(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(
             track(
-                pool.map(lambda p: _preprocess_file(p, preprocessor), paths),
+                pool.map(lambda p: preprocess_file(p, preprocessor), paths),
                 total=len(paths),
                 description=f"preprocessing {len(paths)} images",
                 transient=True,

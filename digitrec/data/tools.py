@@ -1,0 +1,113 @@
+"""The guide's steps 2 and 3 as folder tools (``scripts/preprocess.py``, ``scripts/split.py``).
+
+Training never needs them (the DataModule preprocesses, caches and splits in memory); they let
+you look at what the model will see and hand the split to other tools.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import track
+
+from digitrec.data.cache import preprocess_file
+from digitrec.data.folder import scan_digit_folder
+from digitrec.data.images import write_image_atomic
+from digitrec.data.split import Side, assign_sides
+from digitrec.preprocess import build_preprocessor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ToolReport:
+    """What a folder tool did: files written per digit (or per side) and files skipped."""
+
+    written: Counter = field(default_factory=Counter)
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def preprocess_tree(
+    src: str | Path,
+    dst: str | Path,
+    preprocess: Mapping[str, Any],
+    image_format: str | None = "png",
+) -> ToolReport:
+    """Preprocess every image of the per-digit folder ``src`` into ``dst/<digit>/<name>``.
+
+    Names are kept (with ``image_format``'s extension, or the original one when None).
+    Unreadable images and images without a digit are skipped, reported and logged.
+    """
+    index = scan_digit_folder(src)
+    dst = Path(dst)
+    preprocessor = build_preprocessor(preprocess)
+    report = ToolReport()
+    paths = [index.root / relpath for relpath in index.relpaths]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = track(
+            pool.map(lambda p: preprocess_file(p, preprocessor), paths),
+            total=len(paths),
+            description=f"preprocessing {len(paths)} images",
+        )
+        for relpath, label, result in zip(index.relpaths, index.labels, results, strict=True):
+            if isinstance(result, str):
+                report.skipped.append(result)
+                log.warning("skipped: %s", result)
+                continue
+            target = dst / relpath
+            if image_format:
+                target = target.with_suffix("." + image_format.lstrip("."))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_image_atomic(target, result)
+            report.written[label] += 1
+    return report
+
+
+def split_tree(
+    src: str | Path,
+    dst: str | Path,
+    val_fraction: float = 0.0,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    mode: str = "copy",
+) -> ToolReport:
+    """Copy (or hard-link) ``src/<digit>/<file>`` into ``dst/{train,val,test}/<digit>/<file>``
+    with the DataModule's deterministic, session-aware split. An existing different file at a
+    target is an error (nothing is overwritten); an identical one is left as it is."""
+    if mode not in ("copy", "hardlink"):
+        raise ValueError(f"mode={mode!r}: use copy or hardlink")
+    index = scan_digit_folder(src)
+    sides = assign_sides(index.relpaths, index.labels, val_fraction, test_fraction, seed)
+    dst = Path(dst)
+    report = ToolReport()
+    for relpath, side in track(
+        list(zip(index.relpaths, sides, strict=True)), description="splitting"
+    ):
+        source = index.root / relpath
+        target = dst / Side(side).name.lower() / relpath
+        if target.exists():
+            if filecmp.cmp(source, target, shallow=False):
+                report.unchanged += 1
+                continue
+            raise FileExistsError(
+                f"{str(target)!r} exists and differs from {str(source)!r}; not overwriting it"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        if mode == "hardlink":
+            os.link(source, tmp)
+        else:
+            shutil.copy2(source, tmp)
+        tmp.replace(target)
+        report.written[Side(side).name.lower()] += 1
+    return report

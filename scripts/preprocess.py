@@ -1,0 +1,32 @@
+"""The guide's step 2 as folders: preprocess a per-digit folder into 28x28 images.
+
+python scripts/preprocess.py src=data/captures dst=data/captures_28 [preprocess=seed]
+"""
+
+import hydra
+from omegaconf import DictConfig
+from rich.console import Console
+
+from digitrec.config import config_dir
+from digitrec.data.folder import DatasetLayoutError
+from digitrec.data.tools import preprocess_tree
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="preprocess_folder")
+def main(cfg: DictConfig) -> None:
+    try:
+        report = preprocess_tree(cfg.src, cfg.dst, cfg.preprocess, cfg.image_format)
+    except (DatasetLayoutError, FileExistsError, ValueError) as err:
+        Console(soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
+        raise SystemExit(1) from None
+    console = Console(soft_wrap=True)
+    written = ", ".join(f"{d}: {n}" for d, n in sorted(report.written.items()))
+    console.print(f"wrote {sum(report.written.values())} images to {cfg.dst} ({written})")
+    if report.skipped:
+        console.print(f"[yellow]skipped {len(report.skipped)}[/yellow]:")
+        for reason in report.skipped:
+            console.print(f"  {reason}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The guide's step 3 as folders: split a per-digit folder into train/ and test/ (and val/).
+
+python scripts/split.py src=data/captures dst=data/captures_split [test_fraction=0.2 seed=0]
+"""
+
+import hydra
+from omegaconf import DictConfig
+from rich.console import Console
+
+from digitrec.config import config_dir
+from digitrec.data.folder import DatasetLayoutError
+from digitrec.data.tools import split_tree
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="split_folder")
+def main(cfg: DictConfig) -> None:
+    try:
+        report = split_tree(
+            cfg.src, cfg.dst, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.mode
+        )
+    except (DatasetLayoutError, FileExistsError, ValueError) as err:
+        Console(soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
+        raise SystemExit(1) from None
+    sides = ", ".join(f"{side}: {n}" for side, n in sorted(report.written.items()))
+    Console(soft_wrap=True).print(
+        f"split {sum(report.written.values())} new images into {cfg.dst} ({sides}); "
+        f"{report.unchanged} already there"
+    )
+
+
+if __name__ == "__main__":
+    main()
