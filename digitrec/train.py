@@ -81,6 +81,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path")))
     fit_seconds = time.perf_counter() - began
+    # read now: testing a checkpoint restores the Timer's state from that checkpoint
+    train_loop_seconds = _train_loop_seconds(trainer)
     metrics = _scalars(trainer.callback_metrics)
 
     checkpoint = (
@@ -106,7 +108,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "tested_checkpoint": tested,
         "epochs": trainer.current_epoch,
         "fit_seconds": round(fit_seconds, 3),
-        "train_loop_seconds": _train_loop_seconds(trainer),
+        "train_loop_seconds": train_loop_seconds,
     }
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

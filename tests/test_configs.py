@@ -113,3 +113,38 @@ def test_run_dirs_differ_for_runs_started_together():
 def test_unknown_group_option_is_a_clear_error():
     with pytest.raises(Exception, match=r"model/net.*nope"):
         compose_config("train", ["model/net=nope"])
+
+
+@pytest.mark.parametrize("name", options("augment"))
+def test_augment_options_instantiate(make_cfg, name):
+    cfg = make_cfg(f"augment={name}")
+    dm = instantiate(cfg.data, _recursive_=False)
+    assert (dm.augment is None) == (name == "none")
+
+
+def test_camera_options_instantiate(tmp_path):
+    import cv2
+    import numpy as np
+
+    from digitrec.camera import Camera, CameraError, open_camera
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "notes.txt").write_text("not a video")
+    paths = {
+        "images": [f"camera.path={tmp_path}"],
+        "video": [f"camera.path={tmp_path / 'notes.txt'}"],
+    }
+    for name in options("camera"):
+        cfg = compose_config("capture", [f"camera={name}", *paths.get(name, [])])
+        if name in ("webcam", "video"):  # no webcam here; a text file is no video
+            with pytest.raises(CameraError), open_camera(cfg.camera):
+                pass
+            continue
+        with open_camera(cfg.camera) as camera:
+            assert isinstance(camera, Camera) and camera.read() is not None
+
+
+@pytest.mark.parametrize("config_name", ["capture", "preprocess_folder", "split_folder"])
+def test_tool_configs_compose(config_name):
+    cfg = compose_config(config_name, ["src=a", "dst=b"] if config_name != "capture" else [])
+    assert cfg.task_name

@@ -1,12 +1,14 @@
 import pytest
 import torch
 
-from digitrec.nets import LeNet5, SeedCNN, count_parameters
+from digitrec.nets import BatchNormCNN, LeNet5, SeedCNN, count_parameters
 
 
-@pytest.mark.parametrize(("net_class", "parameters"), [(SeedCNN, 693_962), (LeNet5, 61_706)])
+@pytest.mark.parametrize(
+    ("net_class", "parameters"), [(SeedCNN, 693_962), (LeNet5, 61_706), (BatchNormCNN, 468_138)]
+)
 def test_parameter_count_and_output_shape(net_class, parameters):
-    net = net_class()
+    net = net_class().eval()
     assert count_parameters(net) == parameters
     assert net(torch.rand(5, 1, 28, 28)).shape == (5, 10)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -16,6 +17,7 @@ from digitrec.data.batches import InMemoryDigits, collate_gathered, to_model_inp
 from digitrec.data.cache import DigitTensors, load_or_build_cache
 from digitrec.data.embedded import write_embedded_digits
 from digitrec.data.folder import scan_digit_folder
+from digitrec.data.photo import load_or_render_photo_copies
 from digitrec.data.split import Side, assign_sides
 from digitrec.preprocess.config import preprocess_config_dict
 
@@ -39,6 +41,7 @@ class DigitDataModule(L.LightningDataModule):
         test_fraction: float = 0.2,
         seed: int = 0,
         pin_memory: bool = False,
+        augment: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
@@ -53,6 +56,8 @@ class DigitDataModule(L.LightningDataModule):
         self.seed = seed
         self.pin_memory = pin_memory
         self.splits: dict[Side, InMemoryDigits] | None = None
+        # per-image augmentation of training batches on the device (``conf/augment``)
+        self.augment = instantiate(dict(augment)) if augment and "_target_" in augment else None
 
     @property
     def validates_on_test(self) -> bool:
@@ -116,7 +121,10 @@ class DigitDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, labels = batch
-        return to_model_input(images), labels
+        images = to_model_input(images)
+        if self.augment is not None and self.trainer is not None and self.trainer.training:
+            images = self.augment(images)
+        return images, labels
 
 
 class FolderDataModule(DigitDataModule):
@@ -133,9 +141,13 @@ class FolderDataModule(DigitDataModule):
         preprocess: Mapping[str, Any],
         cache_dir: str | Path | None = None,
         max_bad_fraction: float = 0.05,
+        photo_copies: int = 0,
+        photo_levels: tuple[str, ...] = ("medium", "hard"),
         **common: Any,
     ) -> None:
         super().__init__(**common)
+        self.photo_copies = int(photo_copies)
+        self.photo_levels = tuple(photo_levels)
         self.root = Path(root)
         self.preprocess = preprocess_config_dict(preprocess)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root.parent / "cache"
@@ -150,8 +162,33 @@ class FolderDataModule(DigitDataModule):
         return load_or_build_cache(index, self.preprocess, self.cache_dir, self.max_bad_fraction)
 
     def prepare_data(self) -> None:
-        # kept for setup() in this process; other DDP processes load the cache file instead
+        # kept for setup() in this process; other DDP processes load the cache files instead
         self._prepared = self._tensors()
+        if self.photo_copies:
+            self._photo_copies(self._prepared)
+
+    def _sides(self, tensors: DigitTensors) -> Tensor:
+        sides = assign_sides(
+            tensors.relpaths,
+            tensors.labels.tolist(),
+            self.val_fraction,
+            self.test_fraction,
+            self.seed,
+        )
+        return torch.from_numpy(sides)
+
+    def _photo_copies(self, tensors: DigitTensors) -> tuple[Tensor, Tensor]:
+        """Synthetic photos of the training images only (never of val or test images)."""
+        train = self._sides(tensors) == Side.TRAIN
+        return load_or_render_photo_copies(
+            tensors.images[train],
+            tensors.labels[train],
+            self.photo_copies,
+            self.photo_levels,
+            self.preprocess,
+            self.cache_dir,
+            self.seed,
+        )
 
     def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
         tensors = self._prepared or self._tensors()
@@ -162,14 +199,14 @@ class FolderDataModule(DigitDataModule):
                 len(tensors.skipped),
                 self.root,
             )
-        sides = assign_sides(
-            tensors.relpaths,
-            tensors.labels.tolist(),
-            self.val_fraction,
-            self.test_fraction,
-            self.seed,
-        )
-        return tensors.images, tensors.labels, torch.from_numpy(sides)
+        images, labels, sides = tensors.images, tensors.labels, self._sides(tensors)
+        if self.photo_copies:
+            photo_images, photo_labels = self._photo_copies(tensors)
+            images = torch.cat([images, photo_images])
+            labels = torch.cat([labels, photo_labels])
+            train = torch.full((len(photo_labels),), int(Side.TRAIN), dtype=sides.dtype)
+            sides = torch.cat([sides, train])
+        return images, labels, sides
 
 
 class EmbeddedDataModule(FolderDataModule):

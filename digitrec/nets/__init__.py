@@ -3,10 +3,11 @@
 Nets know nothing about Lightning, Hydra or files; configs under ``conf/model/net`` build them.
 """
 
+from digitrec.nets.cnn_bn import BatchNormCNN
 from digitrec.nets.lenet5 import LeNet5
 from digitrec.nets.seed_cnn import SeedCNN
 
-__all__ = ["LeNet5", "SeedCNN", "count_parameters"]
+__all__ = ["BatchNormCNN", "LeNet5", "SeedCNN", "count_parameters"]
 
 
 def count_parameters(net) -> int:

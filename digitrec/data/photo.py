@@ -1,0 +1,98 @@
+"""Training digits re-photographed: each rendered as a synthetic webcam photo of paper and brought
+back through the preprocessing, so the net learns from the crops it will see live."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from digitrec.camera.render import PhotoRenderer
+from digitrec.preprocess import build_preprocessor
+
+log = logging.getLogger(__name__)
+
+
+def render_photo_copies(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    copies: int,
+    levels: Sequence[str],
+    preprocess: Mapping[str, Any],
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``copies`` photos of every digit (28x28 white on black) at random ``levels``,
+    preprocessed back to 28x28; photos in which no digit is found are dropped."""
+    preprocessor = build_preprocessor(preprocess)
+    renderers = [PhotoRenderer(level=level) for level in levels]
+    jobs = [(i, c) for c in range(copies) for i in range(len(labels))]
+
+    def one(job: tuple[int, int]) -> np.ndarray | None:
+        i, c = job
+        rng = np.random.default_rng([seed, i, c])
+        renderer = renderers[int(rng.integers(len(renderers)))]
+        frame = renderer.render([images[i].numpy()], [int(labels[i])], rng)
+        return preprocessor(frame.image)
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = list(
+            track(
+                pool.map(one, jobs),
+                total=len(jobs),
+                description=f"photographing {len(jobs)} digits",
+                transient=True,
+            )
+        )
+    kept = [k for k, r in enumerate(results) if r is not None]
+    if len(kept) < len(jobs):
+        log.info(
+            "no digit found in %d of %d synthetic photos (dropped)",
+            len(jobs) - len(kept),
+            len(jobs),
+        )
+    out_images = torch.from_numpy(np.stack([results[k] for k in kept])) if kept else images[:0]
+    out_labels = torch.stack([labels[jobs[k][0]] for k in kept]) if kept else labels[:0]
+    return out_images, out_labels
+
+
+def load_or_render_photo_copies(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    copies: int,
+    levels: Sequence[str],
+    preprocess: Mapping[str, Any],
+    cache_dir: str | Path,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`render_photo_copies`, cached by the source pixels and every setting."""
+    digest = hashlib.sha256()
+    digest.update(images.numpy().tobytes())
+    digest.update(labels.numpy().tobytes())
+    digest.update(
+        json.dumps(
+            {"copies": copies, "levels": list(levels), "preprocess": preprocess, "seed": seed},
+            sort_keys=True,
+        ).encode()
+    )
+    path = Path(cache_dir) / f"photos-{digest.hexdigest()[:20]}.pt"
+    if path.is_file():
+        try:
+            stored = torch.load(path, weights_only=True)
+            return stored["images"], stored["labels"]
+        except Exception as err:
+            log.warning("rebuilding damaged cache %s: %s", path, err)
+    out = render_photo_copies(images, labels, copies, levels, preprocess, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"images": out[0], "labels": out[1]}, tmp)
+    tmp.replace(path)
+    return out
