@@ -49,10 +49,9 @@ def main() -> None:
     model = DigitClassifier.load_from_checkpoint(
         args.checkpoint, map_location="cpu", weights_only=True
     ).eval()
+    trained_with = model.hparams.preprocess["_target_"].rsplit(".", 1)[-1]
     preprocessors = {
-        f"checkpoint's ({model.hparams.preprocess['_target_'].rsplit('.', 1)[-1]})": build_preprocessor(
-            model.hparams.preprocess
-        ),
+        f"checkpoint's ({trained_with})": build_preprocessor(model.hparams.preprocess),
         "guide's (seed)": build_preprocessor(SEED_PREPROCESS),
     }
     table = Table(
