@@ -25,6 +25,17 @@ from digitrec.utils.malloc import tune_glibc_malloc
 log = logging.getLogger(__name__)
 register_resolvers()
 
+
+class _NoAdverts(logging.Filter):
+    """Drop Lightning's advert for its cloud logger from every run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+    logging.getLogger(_name).addFilter(_NoAdverts())
+
 # Batches are gathered from memory in the main process: worker processes would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")

@@ -320,7 +320,9 @@ class MnistPreprocessor:
         if extent > 4 * self.box:  # normalise strokes at 4x the output scale: same result, faster
             factor = 4 * self.box / extent
             size = (max(1, round(mask.shape[1] * factor)), max(1, round(mask.shape[0] * factor)))
-            mask = (cv2.resize(mask * 255, size, interpolation=cv2.INTER_AREA) >= 128).astype(np.uint8)
+            mask = (cv2.resize(mask * 255, size, interpolation=cv2.INTER_AREA) >= 128).astype(
+                np.uint8
+            )
             extent = 4 * self.box
         mask = self._normalise_strokes(mask, extent)
         if not mask.any():
