@@ -52,7 +52,35 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
-class WebcamCamera(Camera):
+class _OpenCVCapture(Camera):
+    """What a webcam and a video share: a ``cv2.VideoCapture``, mirroring and frame numbering."""
+
+    _capture: cv2.VideoCapture
+    mirror: bool = False
+    _index: int = 0
+
+    def _emit(self, image: np.ndarray) -> Frame:
+        if self.mirror:
+            image = cv2.flip(image, 1)
+        frame = Frame(image=image, index=self._index)
+        self._index += 1
+        return frame
+
+    def settings(self) -> dict[str, Any]:
+        cap = self._capture
+        return {
+            "camera": self.name,
+            "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            "fps": float(cap.get(cv2.CAP_PROP_FPS)),
+            "mirror": self.mirror,
+        }
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class WebcamCamera(_OpenCVCapture):
     """A webcam by device index (or device path), opened once for the whole session.
 
     Args:
@@ -120,28 +148,13 @@ class WebcamCamera(Camera):
         image, self._pending = (
             (self._pending, None) if self._pending is not None else (self._grab(), None)
         )
-        if self.mirror:
-            image = cv2.flip(image, 1)
-        frame = Frame(image=image, index=self._index)
-        self._index += 1
-        return frame
+        return self._emit(image)
 
     def settings(self) -> dict[str, Any]:
-        cap = self._capture
-        return {
-            "camera": self.name,
-            "backend": self.backend,
-            "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-            "fps": float(cap.get(cv2.CAP_PROP_FPS)),
-            "mirror": self.mirror,
-        }
-
-    def close(self) -> None:
-        self._capture.release()
+        return {**super().settings(), "backend": self.backend}
 
 
-class VideoCamera(Camera):
+class VideoCamera(_OpenCVCapture):
     """A video file or stream URL read like a camera; ``loop`` restarts a file at its end."""
 
     def __init__(self, path: str, loop: bool = False, mirror: bool = False) -> None:
@@ -165,23 +178,7 @@ class VideoCamera(Camera):
             ok, image = self._capture.read()
         if not ok or image is None:
             return None
-        if self.mirror:
-            image = cv2.flip(image, 1)
-        frame = Frame(image=image, index=self._index)
-        self._index += 1
-        return frame
-
-    def settings(self) -> dict[str, Any]:
-        cap = self._capture
-        return {
-            "camera": self.name,
-            "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-            "fps": float(cap.get(cv2.CAP_PROP_FPS)),
-        }
-
-    def close(self) -> None:
-        self._capture.release()
+        return self._emit(image)
 
 
 class ImagesCamera(Camera):
