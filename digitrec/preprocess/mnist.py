@@ -282,7 +282,7 @@ class MnistPreprocessor:
             extent = max(main.w, main.h)
             for c in components:
                 # broken strokes are small pieces near the digit, never something bigger than it
-                too_faint = c.ink < 0.6 * main.ink
+                too_faint = c.ink < 0.4 * main.ink
                 if c in chosen or c.area < 0.02 * main.area or max(c.w, c.h) > extent or too_faint:
                     continue
                 gap_x = max(0, max(c.x, x1) - min(c.x2, x2))
