@@ -23,6 +23,7 @@ from rich.progress import track
 
 from digitrec.data.folder import FolderIndex
 from digitrec.data.images import ImageReadError, read_image
+from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,8 @@ class DigitTensors:
 def cache_key(index: FolderIndex, preprocess: Mapping[str, Any]) -> str:
     """A digest of the file list (names, sizes, mtimes) and the preprocessing config."""
     digest = hashlib.sha256()
-    digest.update(
-        json.dumps({"format": CACHE_FORMAT, "preprocess": preprocess}, sort_keys=True).encode()
-    )
+    header = {"format": CACHE_FORMAT, "code": PREPROCESS_VERSION, "preprocess": preprocess}
+    digest.update(json.dumps(header, sort_keys=True).encode())
     root = str(index.root)
     for relpath in index.relpaths:
         stat = os.stat(os.path.join(root, relpath))

@@ -17,6 +17,7 @@ import torch
 from rich.progress import track
 
 from digitrec.camera.render import PhotoRenderer
+from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,14 @@ def load_or_render_photo_copies(
     digest = hashlib.sha256()
     digest.update(images.numpy().tobytes())
     digest.update(labels.numpy().tobytes())
-    digest.update(
-        json.dumps(
-            {"copies": copies, "levels": list(levels), "preprocess": preprocess, "seed": seed},
-            sort_keys=True,
-        ).encode()
-    )
+    settings = {
+        "copies": copies,
+        "levels": list(levels),
+        "preprocess": preprocess,
+        "code": PREPROCESS_VERSION,
+        "seed": seed,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     path = Path(cache_dir) / f"photos-{digest.hexdigest()[:20]}.pt"
     if path.is_file():
         try:

@@ -10,7 +10,12 @@ from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray
 from digitrec.preprocess.config import build_preprocessor
 from digitrec.preprocess.mnist import DigitCrop, MnistPreprocessor
 
+# Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
+# caches built by older code are not reused.
+VERSION = 2
+
 __all__ = [
+    "VERSION",
     "DigitCrop",
     "GuidePreprocessor",
     "MnistFormCheck",

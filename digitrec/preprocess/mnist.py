@@ -142,31 +142,33 @@ class MnistPreprocessor:
             return gray, 1.0
         scale = self.work_size / longest
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+        # area averaging against aliasing where it matters; a mild shrink is fine (and faster)
+        # with bilinear interpolation
+        interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+        return cv2.resize(gray, size, interpolation=interpolation), scale
 
-    def _dark_ink(self, gray: np.ndarray) -> bool:
+    def _dark_ink(self, small: np.ndarray) -> bool:
+        """Is the ink darker than its ground? Judged on a downscaled (denoised) copy."""
         if self.polarity != "auto":
             return self.polarity == "dark_on_light"
         # the ground (paper, board) is the most common tone; the ink is whichever extreme lies
-        # further from it (noise halved by a 2x area downscale)
-        h, w = gray.shape
-        if min(h, w) >= 64:
-            gray = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        histogram = np.convolve(np.bincount(gray.ravel(), minlength=256), np.ones(9), mode="same")
+        # further from it
+        histogram = np.convolve(np.bincount(small.ravel(), minlength=256), np.ones(9), mode="same")
         ground = float(np.argmax(histogram))
-        return ground - float(gray.min()) >= float(gray.max()) - ground
+        return ground - float(small.min()) >= float(small.max()) - ground
 
     def _ink_map(self, gray: np.ndarray) -> np.ndarray:
         """Ink strength as uint8: 0 on paper, 255 for ink black against its local paper."""
-        if not self._dark_ink(gray):
-            gray = 255 - gray
         h, w = gray.shape
-        # the paper: a closing wider than any stroke removes the ink but follows gradients,
-        # vignetting, shadows and the table; at quarter resolution for speed
+        # work out the paper at quarter resolution for speed
         factor = 4 if min(h, w) >= 64 else 1
         small = cv2.resize(
             gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA
         )
+        if not self._dark_ink(small):
+            gray, small = 255 - gray, 255 - small
+        # the paper: a closing wider than any stroke removes the ink but follows gradients,
+        # vignetting, shadows and the table
         k = _odd(max(small.shape) / 7)
         paper = cv2.morphologyEx(
             small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -183,7 +185,8 @@ class MnistPreprocessor:
         ink8 = self._ink_map(gray)
         if int(ink8.max()) < self.min_contrast * 255:
             return None
-        otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        # Otsu's level from every other pixel of every other row: the same level, 4x cheaper
+        otsu, _ = cv2.threshold(ink8[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         threshold = max(otsu, self.min_contrast * 255)
         mask = (ink8 > threshold).astype(np.uint8)
         if mask.mean() > 0.5:
@@ -214,27 +217,62 @@ class MnistPreprocessor:
         c.ink = float(ink8[c.y : c.y2, c.x : c.x2][inside].mean()) / 255.0
 
     @staticmethod
-    def _without_ruled_lines(mask: np.ndarray) -> np.ndarray:
-        """Remove horizontal runs spanning 80% of the width (ruled lines), then re-join the strokes
-        they crossed. Found at half resolution (any ink in a 2x2 cell counts) for speed."""
+    def _line_angle(mask: np.ndarray) -> float | None:
+        """The tilt (degrees) of ruled lines in ``mask``, or None when there are none: the shear
+        (from -15 to 15 degrees) whose rows best hold runs of ink across most of the width."""
+        h, w = mask.shape
+        small = cv2.resize(mask, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+        small = (small > 0).astype(np.uint8)
+        sw = small.shape[1]
+        ys, xs = np.nonzero(small)
+        if len(xs) < 0.7 * sw:  # not even one line's worth of ink
+            return None
+        best, best_angle = 0, None
+        for angle in range(-15, 16, 3):
+            # ink counted along lines of this slope (a sparse Radon transform)
+            offsets = np.round(ys - xs * np.tan(np.deg2rad(angle))).astype(np.int64)
+            counts = np.bincount(offsets - offsets.min())
+            full_rows = int((counts >= 0.7 * sw).sum())
+            if full_rows > best:
+                best, best_angle = full_rows, float(angle)
+        return best_angle
+
+    @staticmethod
+    def _shear(
+        image: np.ndarray, slope: float, height: int | None = None
+    ) -> tuple[np.ndarray, float]:
+        """Shear rows by ``-slope`` (lines of that slope become horizontal); returns the image and
+        the vertical offset used."""
+        h, w = image.shape
+        offset = max(0.0, slope * w)
+        out_h = int(np.ceil(h + abs(slope) * w))
+        matrix = np.float32([[1, 0, 0], [-slope, 1, offset]])
+        return cv2.warpAffine(image, matrix, (w, out_h), flags=cv2.INTER_NEAREST), offset
+
+    @classmethod
+    def _without_ruled_lines(cls, mask: np.ndarray) -> np.ndarray:
+        """Remove ruled lines (straight runs across 70% of the width at any tilt up to 15
+        degrees), then re-join the strokes they crossed."""
         h, w = mask.shape
         if w < 64:
             return mask
-        half = (cv2.resize(mask, (w // 2, h // 2), interpolation=cv2.INTER_AREA) > 0).astype(
-            np.uint8
-        )
-        run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(0.4 * w), 1))
-        lines = cv2.morphologyEx(half, cv2.MORPH_OPEN, run)
+        angle = cls._line_angle(mask)
+        if angle is None:
+            return mask
+        slope = np.tan(np.deg2rad(angle))
+        level, offset = cls._shear(mask, slope)
+        run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(0.5 * w), 1))
+        lines = cv2.morphologyEx(level, cv2.MORPH_OPEN, run)
         rows = np.flatnonzero(lines.any(axis=1))
         if len(rows) == 0:
             return mask
-        lines = cv2.resize(lines, (w, h), interpolation=cv2.INTER_NEAREST)
-        # the thickest line (in half-resolution rows): the longest run of consecutive line rows
         breaks = np.flatnonzero(np.diff(rows) > 1)
-        thickness = 2 * int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
-        cleaned = mask & (1 - lines)
+        thickness = int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
+        cleaned = level & (1 - lines)
         bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, max(1, h // 4))))
-        return cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
+        cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
+        back = np.float32([[1, 0, 0], [slope, 1, -offset]])
+        return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
 
     @staticmethod
     def _is_border_band(x: int, y: int, cw: int, ch: int, w: int, h: int) -> bool:
