@@ -192,3 +192,11 @@ def test_empty_split_is_a_clear_error(tmp_path):
     dm.prepare_data()
     with pytest.raises(ValueError, match=r"split is empty.*data.root="):
         dm.setup("fit")
+
+
+def test_cache_key_follows_the_preprocessing_code_version(tmp_path, monkeypatch):
+    small_tree(tmp_path / "d")
+    index = scan_digit_folder(tmp_path / "d")
+    before = cache_module.cache_key(index, SEED_PREPROCESS)
+    monkeypatch.setattr(cache_module, "PREPROCESS_VERSION", cache_module.PREPROCESS_VERSION + 1)
+    assert cache_module.cache_key(index, SEED_PREPROCESS) != before
