@@ -187,7 +187,9 @@ class MnistPreprocessor:
             return None
         # Otsu's level from every other pixel of every other row: the same level, 4x cheaper
         otsu, _ = cv2.threshold(ink8[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        threshold = max(otsu, self.min_contrast * 255)
+        # Otsu separates strong ink well, but dark table edges and lines can pull it above faint
+        # pencil: never demand more than 25% contrast, never accept less than min_contrast
+        threshold = max(self.min_contrast * 255, min(otsu, 0.25 * 255))
         mask = (ink8 > threshold).astype(np.uint8)
         if mask.mean() > 0.5:
             return None  # more "ink" than paper: no page with a digit on it
