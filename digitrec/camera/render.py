@@ -145,12 +145,10 @@ class PhotoRenderer:
             for yy in range(offset, h, spacing):
                 thickness = int(rng.integers(1, 3))
                 band = page[yy : yy + thickness]
-                band[:] = np.minimum(
-                    band,
-                    band * 0.35
-                    + line_colour * 0.65 * (1 - a[yy : yy + thickness])
-                    + band * a[yy : yy + thickness] * 0.65,
-                )
+                ink_here = a[yy : yy + thickness]
+                # the printed line shows through where there is no ink on top of it
+                printed = band * 0.35 + 0.65 * (line_colour * (1 - ink_here) + band * ink_here)
+                band[:] = np.minimum(band, printed)
 
         # paper on a table: a page edge visible on one or two sides
         page_mask = np.ones((h, w), np.float32)
@@ -222,11 +220,9 @@ class PhotoRenderer:
             rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
             dst = ((src - centre) @ rot.T + centre + jitter).astype(np.float32)
             matrix = cv2.getPerspectiveTransform(src, dst)
-            border = tuple(float(v) for v in frame[0, 0])
             frame = cv2.warpPerspective(
                 frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
-            del border
             boxes = [self._warp_box(b, matrix, w, h) for b in boxes]
 
         if medium:
