@@ -37,9 +37,12 @@ def test_data_options_instantiate(make_cfg, name):
 
 @pytest.mark.parametrize("name", options("preprocess"))
 def test_preprocess_options_instantiate(make_cfg, name):
+    from conftest import digit_image
+
     preprocess = build_preprocessor(make_cfg(f"preprocess={name}").preprocess)
-    digit = torch.randint(0, 255, (28, 28), dtype=torch.uint8).numpy()
-    assert preprocess(digit).shape == (28, 28)
+    digit = digit_image(7, size=28)  # a drawn 7, white on black
+    out = preprocess(digit)
+    assert out is not None and out.shape == (28, 28) and out.dtype == digit.dtype
 
 
 @pytest.mark.parametrize("group", ["model/net", "model/optimizer", "model/scheduler"])
