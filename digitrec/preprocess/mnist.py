@@ -301,15 +301,16 @@ class MnistPreprocessor:
         cy, cx = h / 2, w / 2
         half_diagonal = np.hypot(cx, cy)
 
+        def touches(c: _Component) -> int:
+            return (c.x <= 1) + (c.y <= 1) + (c.x2 >= w - 1) + (c.y2 >= h - 1)
+
         def score(c: _Component) -> float:
             # big, central, dark ink wins; shadows' rims are faint and page edges hug the border
             distance = np.hypot(c.x + c.w / 2 - cx, c.y + c.h / 2 - cy) / half_diagonal
-            touches = (c.x <= 1) + (c.y <= 1) + (c.x2 >= w - 1) + (c.y2 >= h - 1)
-            return c.area * (1.0 - 0.6 * distance) * c.ink**2 * (0.25 if touches else 1.0)
+            return c.area * (1.0 - 0.6 * distance) * c.ink**2 * (0.25 if touches(c) else 1.0)
 
         def can_be_main(c: _Component) -> bool:
-            touches = (c.x <= 1) + (c.y <= 1) + (c.x2 >= w - 1) + (c.y2 >= h - 1)
-            return c.w <= 4 * c.h and touches < 2
+            return c.w <= 4 * c.h and touches(c) < 2
 
         candidates = [c for c in components if can_be_main(c)] or components
         main = max(candidates, key=score)
@@ -321,9 +322,13 @@ class MnistPreprocessor:
             reach = self.merge_distance * max(x2 - x1, y2 - y1)
             extent = max(main.w, main.h)
             for c in components:
-                # broken strokes are small pieces near the digit, never something bigger than it
+                # broken strokes: pieces near the digit, not much fainter; a piece bigger than the
+                # part found first (the stem cut off a 9's loop by a ruled line) may join only if
+                # it keeps clear of the frame's border (page edges, the table)
                 too_faint = c.ink < 0.4 * main.ink
-                if c in chosen or c.area < 0.02 * main.area or max(c.w, c.h) > extent or too_faint:
+                size = max(c.w, c.h)
+                too_big = size > 2 * extent or (size > extent and touches(c) > 0)
+                if c in chosen or c.area < 0.02 * main.area or too_big or too_faint:
                     continue
                 gap_x = max(0, max(c.x, x1) - min(c.x2, x2))
                 gap_y = max(0, max(c.y, y1) - min(c.y2, y2))
