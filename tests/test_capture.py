@@ -212,3 +212,16 @@ def test_webcam_warmup_and_size_warning(monkeypatch, caplog):
     monkeypatch.setattr(FakeCapture, "read", failing)
     with pytest.raises(CameraError, match="reading a frame from webcam 0 failed"):
         cam.read()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("interactive", r"mode=interactive needs a display"), ("sometimes", r"mode='sometimes'")],
+)
+def test_modes_that_cannot_run_here_are_clear_errors(tmp_path, monkeypatch, mode, message):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    cfg = compose_config("capture", ["camera=synthetic", f"root={tmp_path}", f"mode={mode}"])
+    with pytest.raises(CaptureError, match=message):
+        run_capture(cfg)
+    assert not any(tmp_path.glob("*/*.png"))
