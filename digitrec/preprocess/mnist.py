@@ -3,14 +3,16 @@
 The steps, each robust to what webcams and phones do to paper:
 
 1. gray, and a working copy no larger than ``work_size`` (speed; the digit ends up 20 px anyway);
-2. ink polarity: dark ink on light paper, or light ink on a dark ground, decided from the image;
-3. illumination: divide by a smooth estimate of the paper (a max filter at low resolution), which
-   removes gradients, vignetting and soft shadows;
-4. threshold: Otsu on the normalised ink, never below ``min_contrast`` (so a blank page or a
-   uniform frame has no ink at all: "no digit");
-5. clean-up: ruled lines (thin structures spanning most of the width), specks, and the band a page
-   edge or table leaves along the frame border;
-6. the digit: the largest well-placed ink component, merged with nearby pieces (broken strokes);
+2. ink polarity: the ground (paper, board) is the most common tone, and the ink is whichever
+   extreme lies further from it: dark ink on paper or light ink on a dark ground (MNIST, chalk);
+3. illumination: divide by an estimate of the paper (a morphological closing wider than any
+   stroke, at quarter resolution), which removes gradients, vignetting, shadows and the table;
+4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
+   table edges) and never below ``min_contrast`` (a blank or uniform frame has no ink: "no digit");
+5. clean-up: ruled lines (straight runs across most of the width, tilted up to 15 degrees, found
+   by a sparse Radon transform), specks, and the bands a page edge or table leaves at the border;
+6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
+   the border, merged with nearby pieces of similar ink (broken strokes);
 7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
    side fitted into ``box`` px keeping the aspect ratio (anti-aliased), padded to ``size`` and
    shifted so that the centre of mass is the centre. Optional deskew.
@@ -179,6 +181,8 @@ class MnistPreprocessor:
         return 255 - cv2.divide(gray, np.maximum(paper, 1), scale=255)
 
     def _ink_components(self, image: np.ndarray):
+        """Steps 1-5: ``(mask, labels, components, scale)`` of the working image, or None when
+        there is no ink at all."""
         gray, scale = self._working_gray(image)
         if int(gray.max()) - int(gray.min()) < self.min_contrast * 255:
             return None  # a uniform frame: nothing written on it
