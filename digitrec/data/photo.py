@@ -23,6 +23,14 @@ from digitrec.preprocess import build_preprocessor
 log = logging.getLogger(__name__)
 
 
+def _overlaps(box: tuple[int, int, int, int], truth: tuple[int, int, int, int]) -> bool:
+    """Intersection over union of two (x, y, w, h) boxes is at least 0.5."""
+    ix = max(0, min(box[0] + box[2], truth[0] + truth[2]) - max(box[0], truth[0]))
+    iy = max(0, min(box[1] + box[3], truth[1] + truth[3]) - max(box[1], truth[1]))
+    inter = ix * iy
+    return inter >= 0.5 * (box[2] * box[3] + truth[2] * truth[3] - inter)
+
+
 def render_photo_copies(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -32,7 +40,8 @@ def render_photo_copies(
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``copies`` photos of every digit (28x28 white on black) at random ``levels``,
-    preprocessed back to 28x28; photos in which no digit is found are dropped."""
+    preprocessed back to 28x28; photos in which the digit is not found where it was drawn
+    are dropped."""
     preprocessor = build_preprocessor(preprocess)
     renderers = [PhotoRenderer(level=level) for level in levels]
     jobs = [(i, c) for c in range(copies) for i in range(len(labels))]
@@ -42,7 +51,13 @@ def render_photo_copies(
         rng = np.random.default_rng([seed, i, c])
         renderer = renderers[int(rng.integers(len(renderers)))]
         frame = renderer.render([images[i].numpy()], [int(labels[i])], rng)
-        return preprocessor(frame.image)
+        extract = getattr(preprocessor, "extract", None)
+        if extract is None:
+            return preprocessor(frame.image)
+        # the renderer knows where the digit is: a crop of anything else (a shadow's rim, a
+        # line) would teach the net a wrong label, so it is dropped
+        crop = extract(frame.image)
+        return crop.image if crop is not None and _overlaps(crop.box, frame.boxes[0]) else None
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(
@@ -83,6 +98,7 @@ def load_or_render_photo_copies(
         "levels": list(levels),
         "preprocess": preprocess,
         "code": PREPROCESS_VERSION,
+        "filter": "iou0.5",
         "seed": seed,
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
