@@ -62,36 +62,18 @@ def test_split_tree_never_overwrites_a_different_file(tmp_path):
         split_tree(tmp_path / "raw", tmp_path / "split", test_fraction=0.0)
 
 
+def run_script(name: str, tmp_path, *overrides: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SCRIPTS / name), *overrides, f"hydra.run.dir={tmp_path / 'h'}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_scripts_run_and_report_a_missing_folder(tmp_path):
     write_tree(tmp_path / "raw", [(d, f"s_{i}.png") for d in (2, 7) for i in range(2)], size=80)
-    env_args = [f"hydra.run.dir={tmp_path / 'h'}"]
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "split.py"),
-            f"src={tmp_path / 'raw'}",
-            f"dst={tmp_path / 's'}",
-            *env_args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_script("split.py", tmp_path, f"src={tmp_path / 'raw'}", f"dst={tmp_path / 's'}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "split 4 new images" in done.stdout
-    missing = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "preprocess.py"),
-            f"src={tmp_path / 'nowhere'}",
-            f"dst={tmp_path / 'o'}",
-            *env_args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    missing = run_script(
+        "preprocess.py", tmp_path, f"src={tmp_path / 'nowhere'}", f"dst={tmp_path / 'o'}"
     )
     assert missing.returncode == 1
     assert "error: dataset root" in missing.stdout and "nowhere" in missing.stdout

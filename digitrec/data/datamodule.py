@@ -153,6 +153,7 @@ class FolderDataModule(DigitDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root.parent / "cache"
         self.max_bad_fraction = max_bad_fraction
         self._prepared: DigitTensors | None = None
+        self._prepared_photos: tuple[Tensor, Tensor] | None = None
 
     def describe(self) -> str:
         return f"data.root={str(self.root)!r}"
@@ -165,7 +166,7 @@ class FolderDataModule(DigitDataModule):
         # kept for setup() in this process; other DDP processes load the cache files instead
         self._prepared = self._tensors()
         if self.photo_copies:
-            self._photo_copies(self._prepared)
+            self._prepared_photos = self._photo_copies(self._prepared)
 
     def _sides(self, tensors: DigitTensors) -> Tensor:
         sides = assign_sides(
@@ -201,7 +202,8 @@ class FolderDataModule(DigitDataModule):
             )
         images, labels, sides = tensors.images, tensors.labels, self._sides(tensors)
         if self.photo_copies:
-            photo_images, photo_labels = self._photo_copies(tensors)
+            photo_images, photo_labels = self._prepared_photos or self._photo_copies(tensors)
+            self._prepared_photos = None
             images = torch.cat([images, photo_images])
             labels = torch.cat([labels, photo_labels])
             train = torch.full((len(photo_labels),), int(Side.TRAIN), dtype=sides.dtype)
