@@ -31,6 +31,7 @@ from rich.table import Table
 from digitrec.camera import Camera, CameraError, Frame, open_camera
 from digitrec.config import config_dir, register_resolvers
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.display import has_display
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -206,20 +207,6 @@ def key_action(key: int) -> int | str | None:
     if char in ("q", "Q", "\x1b"):
         return "quit"
     return None
-
-
-def has_display() -> bool:
-    """True when an OpenCV window can be opened (a display, and OpenCV built with a GUI)."""
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return False
-    try:
-        cv2.namedWindow("digitrec probe", cv2.WINDOW_NORMAL)
-        cv2.destroyWindow("digitrec probe")
-        return True
-    except cv2.error:  # opencv-python-headless
-        return False
 
 
 def capture_interactive(camera: Camera, writer: CaptureWriter, preprocess) -> dict[int, int]:

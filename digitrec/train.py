@@ -11,14 +11,15 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from digitrec.checkpoint import read_checkpoint
 from digitrec.config import config_dir, register_resolvers
+from digitrec.data.split import Side
 from digitrec.utils.instantiate import instantiate_named
 from digitrec.utils.malloc import tune_glibc_malloc
 
@@ -44,16 +45,9 @@ warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
 def _resume_path(ckpt_path: str | None) -> str | None:
     if ckpt_path is None:
         return None
-    path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file to resume from")
-    try:  # fail here with the key's name, not deep inside Lightning with a pickle error
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"ckpt_path={ckpt_path!r} is not a readable checkpoint: {err}") from err
-    if not isinstance(state, dict) or "state_dict" not in state:
-        raise ValueError(f"ckpt_path={ckpt_path!r} is not a Lightning checkpoint (no state_dict)")
-    return str(path)
+    # fail here with the key's name, not deep inside Lightning with a pickle error
+    read_checkpoint(ckpt_path, key="ckpt_path")
+    return str(Path(ckpt_path).expanduser())
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
@@ -112,6 +106,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best if use_best else None)
         metrics.update(_scalars(trainer.callback_metrics))
 
+    if cfg.get("report") and tested and trainer.is_global_zero:
+        summary_dir = write_test_report(model, datamodule, cfg.preprocess, output_dir / "report")
+        log.info("test report written to %s", summary_dir)
+
     summary = {
         "metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith(("val/", "test/"))},
         "best_checkpoint": best or None,
@@ -124,6 +122,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def write_test_report(
+    model: L.LightningModule, datamodule: Any, preprocess: Any, out_dir: Path
+) -> Path:
+    """The evaluation report (as ``digitrec-eval`` writes it) of the tested weights on the test
+    split, in ``out_dir``."""
+    from digitrec.evaluate import evaluate_split
+    from digitrec.inference import Recognizer, TorchBackend
+    from digitrec.report import write_report
+
+    recognizer = Recognizer(TorchBackend(model.net, "cpu"), preprocess)
+    result = evaluate_split(recognizer, datamodule, Side.TEST)
+    write_report(result, out_dir, {"model": "tested weights", "data": datamodule.describe()})
+    return out_dir
 
 
 def optimized_value(summary: dict[str, Any], name: str | None) -> float | None:

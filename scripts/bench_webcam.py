@@ -16,27 +16,13 @@ import argparse
 import time
 
 import numpy as np
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from digitrec.camera.synthetic import SyntheticCamera
-from digitrec.data.batches import to_model_input
-from digitrec.module import DigitClassifier
-from digitrec.preprocess import build_preprocessor
+from digitrec.inference import Recognizer
 
 SEED_PREPROCESS = {"_target_": "digitrec.preprocess.GuidePreprocessor", "size": 28}
-
-
-def predict(model: DigitClassifier, crops: list[np.ndarray | None]) -> np.ndarray:
-    """Predicted digits (-1 where the preprocessing found none)."""
-    found = [i for i, c in enumerate(crops) if c is not None]
-    digits = np.full(len(crops), -1)
-    if found:
-        batch = to_model_input(torch.from_numpy(np.stack([crops[i] for i in found])))
-        with torch.inference_mode():
-            digits[found] = model(batch).argmax(1).numpy()
-    return digits
 
 
 def main() -> None:
@@ -46,37 +32,38 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="renderer seed")
     args = parser.parse_args()
 
-    model = DigitClassifier.load_from_checkpoint(
-        args.checkpoint, map_location="cpu", weights_only=True
-    ).eval()
-    trained_with = model.hparams.preprocess["_target_"].rsplit(".", 1)[-1]
-    preprocessors = {
-        f"checkpoint's ({trained_with})": build_preprocessor(model.hparams.preprocess),
-        "guide's (seed)": build_preprocessor(SEED_PREPROCESS),
+    own = Recognizer.from_checkpoint(args.checkpoint)
+    trained_with = own.preprocess_config["_target_"].rsplit(".", 1)[-1]
+    recognizers = {
+        f"checkpoint's ({trained_with})": own,
+        "guide's (seed)": Recognizer.from_checkpoint(args.checkpoint, preprocess=SEED_PREPROCESS),
     }
     table = Table(
         title=f"{args.frames} synthetic photos per level, held-out writers, {args.checkpoint}"
     )
     table.add_column("level")
-    for name in preprocessors:
+    for name in recognizers:
         table.add_column(f"accuracy, {name}")
     table.add_column("no digit found")
     table.add_column("preprocess ms (median / p95)")
     for level in ("clean", "medium", "hard"):
         camera = SyntheticCamera(level=level, split="test", seed=args.seed, max_frames=args.frames)
         frames = list(camera.frames())
-        labels = np.array([f.labels[0] for f in frames])
+        labels = [f.labels[0] for f in frames]
         row, timings, missing = [level], [], 0
-        for k, preprocess in enumerate(preprocessors.values()):
+        for k, recognizer in enumerate(recognizers.values()):
             crops = []
             for frame in frames:
                 began = time.perf_counter()
-                crops.append(preprocess(frame.image))
+                crops.append(recognizer.locate(frame.image))
                 if k == 0:
                     timings.append((time.perf_counter() - began) * 1000)
+            found = [c for c in crops if c is not None]
+            readings = iter(recognizer.classify_crops(found))
+            digits = [None if c is None else next(readings).digit for c in crops]
             if k == 0:
-                missing = sum(c is None for c in crops)
-            row.append(f"{np.mean(predict(model, crops) == labels):.4f}")
+                missing = len(crops) - len(found)
+            row.append(f"{np.mean([d == y for d, y in zip(digits, labels, strict=True)]):.4f}")
         row += [f"{missing}", f"{np.median(timings):.2f} / {np.percentile(timings, 95):.2f}"]
         table.add_row(*row)
     Console().print(table)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from omegaconf import DictConfig
 from digitrec.config import compose_config
 from digitrec.data.embedded import write_embedded_digits
 
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
 # overrides that keep test runs quiet, CPU-only and inside tmp dirs
 QUIET = ["trainer=cpu", "++callbacks.rich_progress_bar=null", "++callbacks.model_summary=null"]
 
@@ -24,6 +28,30 @@ def data_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     write_embedded_digits(root / "embedded_mnist")
     return root
+
+
+@pytest.fixture(scope="session")
+def photo_checkpoint(data_dir: Path, tmp_path_factory) -> Path:
+    """A checkpoint that reads photographed digits: a BatchNorm CNN trained with the photo
+    preprocessing and affine augmentation (4 epochs on the embedded data, ~10 s)."""
+    from digitrec.train import train
+
+    cfg = compose_config(
+        "train",
+        [
+            f"paths.data_dir={data_dir}",
+            f"paths.output_dir={tmp_path_factory.mktemp('photo_model')}",
+            *QUIET,
+            "preprocess=mnist",
+            "model/net=cnn_bn",
+            "model/optimizer=adamw",
+            "augment=affine",
+            "data.batch_size=64",
+            "trainer.max_epochs=4",
+            "test=false",
+        ],
+    )
+    return Path(train(cfg)["best_checkpoint"])
 
 
 @pytest.fixture
@@ -72,3 +100,9 @@ def caplog_digitrec(caplog):
     """caplog capturing digitrec's warnings."""
     caplog.set_level(logging.WARNING, logger="digitrec")
     return caplog
+
+
+def run_script(name: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>`` with Hydra overrides in a subprocess, its run dir under tmp_path."""
+    command = [sys.executable, str(SCRIPTS / name), *overrides, f"hydra.run.dir={tmp_path / 'h'}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from conftest import write_tree
+from conftest import run_script, write_tree
 
 from digitrec.data.split import Side, assign_sides
 from digitrec.data.tools import preprocess_tree, split_tree
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
 
 
@@ -60,11 +55,6 @@ def test_split_tree_never_overwrites_a_different_file(tmp_path):
     )
     with pytest.raises(FileExistsError, match=r"a.png.*not overwriting"):
         split_tree(tmp_path / "raw", tmp_path / "split", test_fraction=0.0)
-
-
-def run_script(name: str, tmp_path, *overrides: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPTS / name), *overrides, f"hydra.run.dir={tmp_path / 'h'}"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_scripts_run_and_report_a_missing_folder(tmp_path):

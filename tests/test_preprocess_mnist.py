@@ -137,37 +137,17 @@ def test_deskew_keeps_the_mnist_form(held_out):
     assert abs(cx - 13.5) <= 1 and abs(cy - 13.5) <= 1
 
 
-def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(make_cfg):
-    import torch
-
+def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(photo_checkpoint):
+    from digitrec import Recognizer
     from digitrec.camera.synthetic import SyntheticCamera
-    from digitrec.data.batches import to_model_input
-    from digitrec.module import DigitClassifier
-    from digitrec.train import train
 
-    summary = train(
-        make_cfg(
-            "preprocess=mnist",
-            "model/net=lenet5",
-            "augment=affine",
-            "trainer.max_epochs=3",
-            "test=false",
-        )
-    )
-    model = DigitClassifier.load_from_checkpoint(
-        summary["best_checkpoint"], weights_only=True
-    ).eval()
-    pre = build_preprocessor(model.hparams.preprocess)
+    recognizer = Recognizer.from_checkpoint(photo_checkpoint)
+    assert recognizer.preprocess_config["_target_"].endswith("MnistPreprocessor")
     frames = [
         f
         for level in ("clean", "medium")
         for f in SyntheticCamera(level=level, max_frames=40, seed=5).frames()
     ]
-    crops = [pre(f.image) for f in frames]
-    found = [i for i, c in enumerate(crops) if c is not None]
-    with torch.inference_mode():
-        predicted = model(
-            to_model_input(torch.from_numpy(np.stack([crops[i] for i in found])))
-        ).argmax(1)
-    correct = sum(int(p) == frames[i].labels[0] for p, i in zip(predicted, found, strict=True))
-    assert correct / len(frames) >= 0.85
+    predictions = recognizer.predict_batch([f.image for f in frames])
+    correct = sum(p.digit == f.labels[0] for p, f in zip(predictions, frames, strict=True))
+    assert correct / len(frames) >= 0.9

@@ -53,6 +53,9 @@ class Camera:
         while (frame := self.read()) is not None:
             yield frame
 
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
     def __enter__(self) -> Camera:
         return self
 

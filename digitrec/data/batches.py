@@ -49,6 +49,9 @@ def to_model_input(images: Tensor) -> Tensor:
     The one place where pixels are scaled: training batches (after transfer to the device) and
     inference both go through it.
     """
+    if images.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 pixels, got {images.dtype}")
     if images.ndim == 3:
         images = images.unsqueeze(1)
+    # the conversion makes a new tensor, so scaling it in place is safe and saves a copy
     return images.to(torch.float32).div_(255.0)

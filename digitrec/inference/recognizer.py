@@ -1,0 +1,320 @@
+"""``Recognizer``: the one inference path (predict script, evaluation, live camera, your code)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from digitrec.checkpoint import CheckpointError, first_line, net_from_checkpoint, read_checkpoint
+from digitrec.config import config_dir
+from digitrec.data.images import read_image
+from digitrec.inference.backends import DigitClassifierBackend, OnnxBackend, TorchBackend
+from digitrec.preprocess import DigitCrop, build_preprocessor
+from digitrec.preprocess.config import preprocess_config_dict
+
+log = logging.getLogger(__name__)
+
+#: the metadata key (ONNX) / extra file (TorchScript) holding the preprocessing config
+PREPROCESS_METADATA_KEY = "digitrec.preprocess"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One digit read from an image.
+
+    ``digit`` is None when the image holds no digit or the net's ``confidence`` is below the
+    recognizer's ``min_confidence``; ``probabilities`` are the net's 10 class probabilities
+    (None when no digit was found) and ``box`` is ``(x, y, w, h)`` in the input's pixels.
+    """
+
+    digit: int | None
+    confidence: float
+    probabilities: np.ndarray | None
+    box: tuple[int, int, int, int] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (probabilities rounded to 6 decimals)."""
+        probabilities = None
+        if self.probabilities is not None:
+            probabilities = [round(float(p), 6) for p in self.probabilities]
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "box": list(self.box) if self.box else None,
+            "probabilities": None
+            if probabilities is None
+            else [round(float(p), 6) for p in probabilities],
+        }
+
+
+NO_DIGIT = Prediction(digit=None, confidence=0.0, probabilities=None, box=None)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A written number: ``text`` holds its digits left to right ('?' for one read with less
+    than ``min_confidence``; empty when the image holds none), ``digits`` one
+    :class:`Prediction` per digit, boxes included."""
+
+    text: str
+    digits: tuple[Prediction, ...]
+
+
+def mnist_preprocess_config() -> dict[str, Any]:
+    """The default photo-to-MNIST preprocessing config (``conf/preprocess/mnist.yaml``)."""
+    return OmegaConf.to_container(OmegaConf.load(config_dir() / "preprocess" / "mnist.yaml"))
+
+
+class Recognizer:
+    """Reads digits from images with a trained net and the preprocessing it was trained with.
+
+    Build one with :meth:`from_checkpoint`, :meth:`from_onnx` or :meth:`from_torchscript`.
+    Images are numpy arrays (BGR, BGRA or gray; ``uint8`` or 16-bit) or paths to image files.
+
+    A net trained on digits already in MNIST form (``preprocess=none`` or ``seed`` on the
+    embedded data) saw 28x28 crops: 28x28 inputs are taken to be such crops (white ink on black)
+    and go through the stored preprocessing as in training, while those preprocessors cannot find
+    a digit in a photo, so any other image is brought to that form by ``preprocess=mnist``.
+    Pass ``preprocess`` to choose another.
+    """
+
+    #: a 28x28 MNIST-form input has no digit when none or most of its pixels are bright
+    MAX_INK_FRACTION = 0.6
+
+    def __init__(
+        self,
+        classify: DigitClassifierBackend,
+        preprocess: Mapping[str, Any],
+        min_confidence: float = 0.0,
+        batch_size: int = 256,
+        name: str = "recognizer",
+        trained_with: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``preprocess`` reads the inputs. When ``trained_with`` is None it is the model's own
+        preprocessing, and one that cannot locate digits (``none``, ``seed``) is complemented by
+        ``preprocess=mnist`` for photos; otherwise it is a user's choice and used as given."""
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
+        self.classify = classify
+        self.preprocess_config = preprocess_config_dict(preprocess)
+        #: the preprocessing the net was trained with (``preprocess_config`` is what reads inputs)
+        self.trained_preprocess_config = preprocess_config_dict(trained_with or preprocess)
+        self.preprocessor = build_preprocessor(self.preprocess_config)
+        # the preprocessing for MNIST-form inputs when the model's own cannot locate digits
+        self.mnist_form: Callable[[np.ndarray], np.ndarray | None] | None = None
+        if trained_with is None and not hasattr(self.preprocessor, "extract"):
+            log.info(
+                "%s was trained on MNIST-form digits (%s): photos are read with preprocess=mnist",
+                name,
+                self.preprocess_config["_target_"],
+            )
+            self.mnist_form = self.preprocessor
+            self.preprocess_config = mnist_preprocess_config()
+            self.preprocessor = build_preprocessor(self.preprocess_config)
+        self.min_confidence = float(min_confidence)
+        self.batch_size = int(batch_size)
+        self.name = name
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        preprocess: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Recognizer:
+        """Load any model file by its name: ``*.onnx`` (ONNX Runtime), ``*.torchscript.pt``
+        (TorchScript), anything else a training checkpoint (``*.ckpt``)."""
+        name = str(path).lower()
+        if name.endswith(".onnx"):
+            return cls.from_onnx(path, preprocess=preprocess, **kwargs)
+        if name.endswith(".torchscript.pt"):
+            return cls.from_torchscript(path, device=device, preprocess=preprocess, **kwargs)
+        return cls.from_checkpoint(path, device=device, preprocess=preprocess, **kwargs)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        preprocess: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Recognizer:
+        """Load a training checkpoint (weights only: no code in the file is run)."""
+        state = read_checkpoint(path)
+        net, hparams = net_from_checkpoint(state, path)
+        stored = hparams.get("preprocess")
+        if preprocess is None and not stored:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} records no preprocessing config: pass preprocess=..."
+            )
+        return cls(
+            TorchBackend(net, device),
+            preprocess or stored,
+            name=str(path),
+            trained_with=stored if preprocess else None,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_onnx(
+        cls, path: str | Path, preprocess: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Recognizer:
+        """Load a model exported by ``digitrec-export format=onnx`` and run it with ONNX Runtime."""
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise FileNotFoundError(f"no such ONNX model file: {str(path)!r}")
+        try:
+            backend = OnnxBackend(file)
+        except Exception as err:
+            raise CheckpointError(
+                f"{str(path)!r} is not a readable ONNX model: {first_line(err)}"
+            ) from err
+        stored = backend.metadata().get(PREPROCESS_METADATA_KEY)
+        if preprocess is None and stored is None:
+            raise CheckpointError(
+                f"ONNX model {str(path)!r} has no {PREPROCESS_METADATA_KEY!r} metadata (not "
+                "exported by digitrec-export): pass preprocess=..."
+            )
+        stored = json.loads(stored) if stored else None
+        return cls(
+            backend,
+            preprocess or stored,
+            name=str(path),
+            trained_with=(stored or preprocess) if preprocess else None,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_torchscript(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        preprocess: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Recognizer:
+        """Load a model exported by ``digitrec-export format=torchscript``."""
+        import torch
+
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise FileNotFoundError(f"no such TorchScript model file: {str(path)!r}")
+        extra = {PREPROCESS_METADATA_KEY: ""}
+        try:
+            with warnings.catch_warnings():  # TorchScript is deprecated upstream, still works
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                module = torch.jit.load(str(file), map_location=device or "cpu", _extra_files=extra)
+        except Exception as err:
+            raise CheckpointError(
+                f"{str(path)!r} is not a TorchScript model: {first_line(err)}"
+            ) from err
+        stored = extra[PREPROCESS_METADATA_KEY]
+        if preprocess is None and not stored:
+            raise CheckpointError(
+                f"TorchScript model {str(path)!r} carries no preprocessing config: "
+                "pass preprocess=..."
+            )
+        stored = json.loads(stored) if stored else None
+        return cls(
+            _ScriptedBackend(module, device),
+            preprocess or stored,
+            name=str(path),
+            trained_with=(stored or preprocess) if preprocess else None,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ reading
+    def locate(self, image: np.ndarray | str | Path) -> DigitCrop | None:
+        """The digit's box and its 28x28 MNIST-form rendering, or None when there is no digit."""
+        array = _as_array(image)
+        size = getattr(self.preprocessor, "size", 28)
+        if self.mnist_form is not None and array.shape[:2] == (size, size):
+            digit = self.mnist_form(array)
+            ink = float((digit > 127).mean())
+            if ink == 0.0 or ink > self.MAX_INK_FRACTION:
+                return None
+            return DigitCrop(box=(0, 0, size, size), image=digit)
+        if hasattr(self.preprocessor, "extract"):
+            return self.preprocessor.extract(array)
+        # a preprocessor that only reshapes (preprocess=seed, given explicitly): the whole image
+        digit = self.preprocessor(array)
+        height, width = array.shape[:2]
+        return None if digit is None else DigitCrop(box=(0, 0, width, height), image=digit)
+
+    def predict(self, image: np.ndarray | str | Path) -> Prediction:
+        """Read the one digit in ``image``."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: Iterable[np.ndarray | str | Path]) -> list[Prediction]:
+        """Read one digit per image; the crops go through the net in batches."""
+        crops = [self.locate(image) for image in images]
+        found = [crop for crop in crops if crop is not None]
+        predictions = iter(self.classify_crops(found))
+        return [NO_DIGIT if crop is None else next(predictions) for crop in crops]
+
+    def read(self, image: np.ndarray | str | Path) -> Reading:
+        """Read a written number: its digits left to right."""
+        if hasattr(self.preprocessor, "segment"):
+            crops = self.preprocessor.segment(_as_array(image))
+        else:
+            crops = [crop] if (crop := self.locate(image)) is not None else []
+        predictions = tuple(self.classify_crops(crops))
+        text = "".join("?" if p.digit is None else str(p.digit) for p in predictions)
+        return Reading(text=text, digits=predictions)
+
+    def probabilities(self, digits: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, 10)`` of preprocessed digits ``uint8 (N, 28, 28)``."""
+        digits = np.asarray(digits, dtype=np.uint8)[:, None]
+        if len(digits) == 0:
+            return np.zeros((0, 10), np.float32)
+        return np.concatenate(
+            [
+                self.classify(digits[start : start + self.batch_size])
+                for start in range(0, len(digits), self.batch_size)
+            ]
+        )
+
+    def classify_crops(self, crops: Sequence[DigitCrop]) -> list[Prediction]:
+        """Predictions for digits already located (:meth:`locate`), batched through the net."""
+        if not crops:
+            return []
+        probabilities = self.probabilities(np.stack([crop.image for crop in crops]))
+        return [
+            self._prediction(probs, crop.box)
+            for probs, crop in zip(probabilities, crops, strict=True)
+        ]
+
+    def _prediction(self, probabilities: np.ndarray, box: tuple[int, int, int, int]) -> Prediction:
+        best = int(np.argmax(probabilities))
+        confidence = float(probabilities[best])
+        digit = best if confidence >= self.min_confidence else None
+        box = tuple(int(v) for v in box)
+        return Prediction(digit=digit, confidence=confidence, probabilities=probabilities, box=box)
+
+
+class _ScriptedBackend:
+    """A TorchScript export of :class:`~digitrec.inference.backends.DigitProbabilities`."""
+
+    def __init__(self, module: Callable, device: str | None) -> None:
+        self.module = module
+        self.device = device or "cpu"
+
+    def __call__(self, digits: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.ascontiguousarray(digits)).to(self.device)
+            return self.module(batch).float().cpu().numpy()
+
+
+def _as_array(image: np.ndarray | str | Path) -> np.ndarray:
+    return image if isinstance(image, np.ndarray) else read_image(image)

@@ -1,0 +1,121 @@
+"""Benchmark: end-to-end reading of one 640x480 webcam frame (preprocessing + net) with PyTorch
+eager and ONNX Runtime, and batched throughput of preprocessed crops.
+
+Timing does not depend on the weights' values, so without ``--checkpoint`` a freshly initialised
+net of ``experiment=webcam`` (the BatchNorm CNN with the photo preprocessing) is saved as a
+checkpoint and used; pass your own checkpoint to time it instead.
+
+    python scripts/bench_predict.py [--checkpoint PATH] [--frames 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from digitrec.camera.synthetic import SyntheticCamera
+from digitrec.config import compose_config
+from digitrec.export import export_checkpoint
+from digitrec.inference import Recognizer
+
+
+def untrained_checkpoint(folder: Path, experiment: str) -> Path:
+    """A checkpoint file of an initialised net as ``experiment`` configures it."""
+    cfg = compose_config("train", [f"experiment={experiment}"])
+    net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
+    net = instantiate(net_cfg)
+    state = {
+        "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+        "hyper_parameters": {
+            "net": net_cfg,
+            "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
+        },
+    }
+    path = folder / f"untrained_{experiment}.ckpt"
+    torch.save(state, path)
+    return path
+
+
+def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
+    for _ in range(min(20, repeats)):  # warm-up
+        run()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - began) * 1000)
+    return np.asarray(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="a digitrec training checkpoint (default: untrained)")
+    parser.add_argument("--experiment", default="webcam", help="net + preprocessing when untrained")
+    parser.add_argument("--frames", type=int, default=300, help="distinct 640x480 frames")
+    parser.add_argument("--batch", type=int, default=256, help="crops per batch for throughput")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(args.checkpoint or untrained_checkpoint(Path(tmp), args.experiment))
+        onnx_path = export_checkpoint(checkpoint, "onnx", Path(tmp) / "model.onnx")
+        backends = {
+            "PyTorch eager": Recognizer.from_checkpoint(checkpoint),
+            "ONNX Runtime": Recognizer.from_onnx(onnx_path),
+        }
+        frames = [f.image for f in SyntheticCamera(level="medium", max_frames=args.frames, seed=3)]
+        own = backends["PyTorch eager"]
+        crops = [c.image for f in frames if (c := own.locate(f)) is not None]
+        preprocess_ms = np.asarray([timings_ms(lambda f=f: own.locate(f), 1)[0] for f in frames])
+        batch = np.stack((crops * (args.batch // len(crops) + 1))[: args.batch])
+
+        table = Table(
+            title=f"one 640x480 frame, {torch.get_num_threads()} torch threads, "
+            f"{checkpoint.name} ({own.preprocess_config['_target_'].rsplit('.', 1)[-1]})"
+        )
+        for column in (
+            "backend",
+            "frame ms median",
+            "frame ms p95",
+            "net ms (1 crop)",
+            f"crops/s (batch {args.batch})",
+        ):
+            table.add_column(column, justify="right")
+        medians = {}
+        for name, recognizer in backends.items():
+            for frame in frames[:20]:  # warm-up
+                recognizer.predict(frame)
+            frame_ms = np.asarray(
+                [timings_ms(lambda f=f: recognizer.predict(f), 1)[0] for f in frames]  # noqa: B023
+            )
+            net_ms = timings_ms(lambda r=recognizer: r.probabilities(batch[:1]), 300)
+            batch_ms = timings_ms(lambda r=recognizer: r.probabilities(batch), 20)
+            medians[name] = np.median(frame_ms)
+            table.add_row(
+                name,
+                f"{np.median(frame_ms):.2f}",
+                f"{np.percentile(frame_ms, 95):.2f}",
+                f"{np.median(net_ms):.3f}",
+                f"{args.batch / (np.median(batch_ms) / 1000):,.0f}",
+            )
+        console = Console()
+        console.print(table)
+        console.print(
+            f"preprocessing alone: median {np.median(preprocess_ms):.2f} ms, "
+            f"p95 {np.percentile(preprocess_ms, 95):.2f} ms over {len(frames)} frames; "
+            f"ONNX Runtime / eager frame time: "
+            f"{medians['ONNX Runtime'] / medians['PyTorch eager']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
