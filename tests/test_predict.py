@@ -140,3 +140,24 @@ def test_overlay_draws_boxes_and_labels():
     assert (view[100:200, 150:] == 255).all()  # away from the box and the text: untouched
     empty = draw_predictions(np.zeros((100, 100, 4), np.uint8), [])
     assert empty.shape == (100, 100, 3) and empty.any()  # "no digit"
+
+
+def test_live_window_loop_shows_frames_and_quits_on_q(photo_checkpoint, monkeypatch, tmp_path):
+    """The live path with OpenCV's window calls replaced (no display here)."""
+    import io
+
+    from digitrec.predict import PredictionWriter, iter_camera, predict_frames
+
+    shown, keys = [], iter([-1, -1, ord("q")])
+    monkeypatch.setattr(cv2, "imshow", lambda name, view: shown.append(view))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    camera = {"_target_": "digitrec.camera.synthetic.SyntheticCamera", "level": "clean"}
+    out = io.StringIO()
+    writer = PredictionWriter(output=None, annotate_dir=None, stdout=out)
+    recognizer = Recognizer.from_checkpoint(photo_checkpoint)
+    failures = predict_frames(recognizer, iter_camera(camera), writer, smooth=3, show=True)
+    assert failures == 0
+    assert len(shown) == 3 and shown[0].shape == (480, 640, 3)  # q on the third frame
+    records = json_lines(out.getvalue())
+    assert [r["frame"] for r in records] == [0, 1, 2] and all("smoothed" in r for r in records)
