@@ -62,14 +62,27 @@ def net_from_checkpoint(state: dict[str, Any], path: str | Path) -> tuple[nn.Mod
     hyperparameters (``net``, ``preprocess``, ... as plain data).
     """
     hparams = state.get("hyper_parameters") or {}
-    if not isinstance(hparams.get("net"), dict):
+    net_config(state, path)
+    net = instantiate(hparams["net"])
+    load_net_weights(net, state, path)
+    return net.eval(), hparams
+
+
+def net_config(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The net config stored in a checkpoint's hyperparameters."""
+    net = (state.get("hyper_parameters") or {}).get("net")
+    if not isinstance(net, dict):
         raise CheckpointError(
             f"checkpoint {str(path)!r} holds no net config: it was not written by digitrec's "
             "DigitClassifier with a configured net"
         )
-    net = instantiate(hparams["net"])
+    return net
+
+
+def load_net_weights(net: nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """Copy a checkpoint's ``net.*`` weights into ``net`` (all of them, names and shapes equal)."""
     prefix = "net."
-    # torch.compile wraps the net: its weights are saved under "_orig_mod."
+    # a net compiled with torch.compile(net) saves its weights under "_orig_mod."
     weights = {
         name[len(prefix) :].replace("_orig_mod.", ""): value
         for name, value in state["state_dict"].items()
@@ -78,8 +91,6 @@ def net_from_checkpoint(state: dict[str, Any], path: str | Path) -> tuple[nn.Mod
     try:
         net.load_state_dict(weights)
     except RuntimeError as err:
-        target = hparams["net"].get("_target_")
         raise CheckpointError(
-            f"checkpoint {str(path)!r} does not fit its net config {target}: {first_line(err)}"
+            f"checkpoint {str(path)!r} does not fit the net {type(net).__name__}: {first_line(err)}"
         ) from err
-    return net.eval(), hparams

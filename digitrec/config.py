@@ -21,13 +21,24 @@ def config_dir() -> Path:
     )
 
 
+def _sqlite_url(path: str) -> str:
+    """``sqlite:///<absolute path>``, creating the folder (Optuna opens the file before Hydra
+    creates the sweep dir)."""
+    file = Path(path).expanduser().resolve()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{file}"
+
+
 def register_resolvers() -> None:
-    """Register ``${digitrec.uid:}``: a random id fixed once per config (unique run dirs)."""
+    """Register ``${digitrec.uid:}`` (a random id fixed once per config: unique run dirs) and
+    ``${digitrec.sqlite:PATH}`` (an SQLite URL whose folder exists)."""
     if not OmegaConf.has_resolver("digitrec.uid"):
         # cached, so every reference in one config (and Hydra's per-job copies) sees one value
         OmegaConf.register_new_resolver(
             "digitrec.uid", lambda: secrets.token_hex(3), use_cache=True
         )
+    if not OmegaConf.has_resolver("digitrec.sqlite"):
+        OmegaConf.register_new_resolver("digitrec.sqlite", _sqlite_url)
 
 
 def compose_config(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -20,6 +20,28 @@ def _plain(config: Any) -> Any:
     if isinstance(config, DictConfig):
         return OmegaConf.to_container(config, resolve=True)
     return config
+
+
+def freeze_parameters(net: nn.Module, prefixes: Sequence[str]) -> list[nn.Module]:
+    """Stop training the parameters whose names start with one of ``prefixes`` (``features``,
+    ``classifier.1``); returns the modules frozen whole (kept in eval mode while training)."""
+    frozen: list[nn.Module] = []
+    for prefix in prefixes:
+        matched = [p for name, p in net.named_parameters() if _under(name, prefix)]
+        if not matched:
+            names = sorted({name.split(".")[0] for name, _ in net.named_parameters()})
+            raise ValueError(
+                f"model.freeze: {prefix!r} names no parameters of {type(net).__name__} "
+                f"(its top-level parts: {', '.join(names)})"
+            )
+        for parameter in matched:
+            parameter.requires_grad_(False)
+        frozen += [m for name, m in net.named_modules() if name and _under(name, prefix)]
+    return frozen
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
 
 
 class DigitClassifier(L.LightningModule):
@@ -40,6 +62,8 @@ class DigitClassifier(L.LightningModule):
         preprocess: Mapping[str, Any] | None = None,
         num_classes: int = 10,
         channels_last: bool = True,
+        freeze: Sequence[str] = (),
+        compile_net: bool = False,
     ) -> None:
         super().__init__()
         net, optimizer, scheduler, preprocess = map(_plain, (net, optimizer, scheduler, preprocess))
@@ -53,6 +77,8 @@ class DigitClassifier(L.LightningModule):
                 "preprocess": preprocess,
                 "num_classes": num_classes,
                 "channels_last": channels_last,
+                "freeze": list(freeze),
+                "compile_net": compile_net,
             }
         )
         self.net = net if is_module else instantiate(net)
@@ -60,6 +86,10 @@ class DigitClassifier(L.LightningModule):
             # NHWC convolution and pooling kernels are markedly faster on CPUs (and tensor cores);
             # the weights keep their logical shapes, so checkpoints are unaffected
             self.net.to(memory_format=torch.channels_last)
+        self.frozen = freeze_parameters(self.net, freeze)
+        if compile_net:
+            # in place: the state dict keeps its names, so checkpoints load into plain nets
+            self.net.compile()
 
         # inputs are well-formed by construction: skip torchmetrics' per-update argument checks
         self.train_loss, self.val_loss, self.test_loss = (
@@ -72,6 +102,13 @@ class DigitClassifier(L.LightningModule):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+    def train(self, mode: bool = True) -> DigitClassifier:
+        super().train(mode)
+        # frozen layers stay as they were: their BatchNorm statistics must not follow the new data
+        for module in self.frozen:
+            module.eval()
+        return self
 
     def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         images, labels = batch
@@ -126,11 +163,15 @@ class DigitClassifier(L.LightningModule):
         return torch.softmax(self(images), dim=1)
 
     def configure_optimizers(self) -> Any:
-        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer = instantiate(self.hparams.optimizer)(params=trainable)
         if not self.hparams.scheduler:
             return optimizer
         scheduler_cfg = dict(self.hparams.scheduler)
         interval = scheduler_cfg.pop("interval", "epoch")
+        if "total_steps" in scheduler_cfg and scheduler_cfg["total_steps"] is None:
+            # schedules over the whole run (OneCycleLR) need its length in optimizer steps
+            scheduler_cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
         scheduler = instantiate(scheduler_cfg)(optimizer=optimizer)
         return {
             "optimizer": optimizer,

@@ -14,10 +14,10 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
-from digitrec.checkpoint import read_checkpoint
+from digitrec.checkpoint import load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.split import Side
 from digitrec.utils.instantiate import instantiate_named
@@ -42,12 +42,34 @@ warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
 
 
-def _resume_path(ckpt_path: str | None) -> str | None:
+def _resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint to resume from; ``last`` is this run dir's ``checkpoints/last.ckpt`` if one
+    exists (a restarted or requeued job), else a fresh start."""
     if ckpt_path is None:
         return None
+    if ckpt_path == "last":
+        last = output_dir / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            log.info("ckpt_path=last: no %s yet, starting from scratch", last)
+            return None
+        ckpt_path = str(last)
     # fail here with the key's name, not deep inside Lightning with a pickle error
     read_checkpoint(ckpt_path, key="ckpt_path")
     return str(Path(ckpt_path).expanduser())
+
+
+def _pretrained_net(cfg: DictConfig) -> dict[str, Any] | None:
+    """Read ``init_from`` (fine-tuning) and make ``cfg.model.net`` the checkpoint's net config,
+    so the weights fit whatever net the command line named."""
+    if not cfg.get("init_from"):
+        return None
+    state = read_checkpoint(cfg.init_from, key="init_from")
+    stored = net_config(state, cfg.init_from)
+    if OmegaConf.to_container(cfg.model.net, resolve=True) != stored:
+        log.info("init_from: using the checkpoint's net %s", stored.get("_target_"))
+    with open_dict(cfg):
+        cfg.model.net = stored
+    return state
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
@@ -72,6 +94,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         tune_glibc_malloc()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    pretrained = _pretrained_net(cfg)
     if rank_zero_only.rank == 0:
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
 
@@ -79,12 +102,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # and the model stores them in its checkpoint
     datamodule = instantiate(cfg.data, _recursive_=False)
     model = instantiate(cfg.model, _recursive_=False)
+    if pretrained is not None:
+        load_net_weights(model.net, pretrained, cfg.init_from)
+        log.info("initialised the net from %s", cfg.init_from)
     callbacks = instantiate_named(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_named(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     began = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path")))
+    trainer.fit(
+        model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path"), output_dir)
+    )
     fit_seconds = time.perf_counter() - began
     # read now: testing a checkpoint restores the Timer's state from that checkpoint
     train_loop_seconds = _train_loop_seconds(trainer)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -101,28 +98,33 @@ def test_optimized_metric_lookup():
         optimized_value(summary, "val/f1")
 
 
-def test_multirun_of_two_nets(data_dir, tmp_path):
-    env = {
-        **os.environ,
-        "DIGITREC_LOG_DIR": str(tmp_path / "logs"),
-        "DIGITREC_DATA_DIR": str(data_dir),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "digitrec.train",
-        "-m",
-        "model/net=seed_cnn,lenet5",
-        "debug=fdr",
-        "trainer=cpu",
-        "callbacks.rich_progress_bar=null",
+def test_resumed_run_equals_an_uninterrupted_one(make_cfg, tmp_path):
+    """Interrupted after epoch 1 and resumed == never interrupted: same seed, CPU, with dropout,
+    BatchNorm and per-image augmentation drawing random numbers all along."""
+    common = [
+        "model/net=cnn_bn",
+        "augment=photo",
+        "test=false",
+        "+trainer.limit_train_batches=12",
+        "+trainer.limit_val_batches=2",
+        "data.batch_size=32",
     ]
-    result = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    whole = train(make_cfg(*common, "trainer.max_epochs=2", f"paths.output_dir={tmp_path / 'a'}"))
+    train(make_cfg(*common, "trainer.max_epochs=1", f"paths.output_dir={tmp_path / 'b'}"))
+    # the restarted job runs in the same run dir with ckpt_path=last
+    resumed = train(
+        make_cfg(
+            *common, "trainer.max_epochs=2", "ckpt_path=last", f"paths.output_dir={tmp_path / 'b'}"
+        )
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
-    assert [j.name for j in jobs] == ["0", "1"]
-    nets = [(j / "config.yaml").read_text() for j in jobs]
-    assert "SeedCNN" in nets[0] and "LeNet5" in nets[1]
+    a = torch.load(whole["last_checkpoint"], weights_only=True)["state_dict"]
+    b = torch.load(resumed["last_checkpoint"], weights_only=True)["state_dict"]
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+    assert whole["metrics"]["val/acc"] == resumed["metrics"]["val/acc"]
+
+
+def test_ckpt_path_last_without_a_checkpoint_starts_fresh(make_cfg, tmp_path):
+    summary = train(make_cfg("debug=fdr", "ckpt_path=last"))
+    assert summary["epochs"] == 1

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 
 class InMemoryDigits(Dataset):
@@ -36,6 +36,30 @@ class InMemoryDigits(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         index = torch.as_tensor(indices, dtype=torch.long)
         return self.images[index], self.labels[index]
+
+
+class EpochShuffle(Sampler[int]):
+    """A random order of ``size`` indices that depends only on ``seed`` and the epoch.
+
+    Lightning calls :meth:`set_epoch` before every epoch, so a run resumed from a checkpoint sees
+    the same batches as one that was never interrupted (a plain shuffling ``DataLoader`` draws its
+    order from the global random state instead).
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
 
 
 def collate_gathered(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:

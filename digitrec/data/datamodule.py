@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from digitrec.data.batches import InMemoryDigits, collate_gathered, to_model_input
+from digitrec.data.batches import EpochShuffle, InMemoryDigits, collate_gathered, to_model_input
 from digitrec.data.cache import DigitTensors, load_or_build_cache
 from digitrec.data.embedded import write_embedded_digits
 from digitrec.data.folder import scan_digit_folder
@@ -42,6 +42,7 @@ class DigitDataModule(L.LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         augment: Mapping[str, Any] | None = None,
+        global_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
@@ -49,7 +50,10 @@ class DigitDataModule(L.LightningDataModule):
                 "data.batch_size and data.eval_batch_size must be >= 1, "
                 f"got {batch_size} and {eval_batch_size}"
             )
+        if global_batch_size is not None and global_batch_size < 1:
+            raise ValueError(f"data.global_batch_size must be >= 1, got {global_batch_size}")
         self.batch_size = batch_size
+        self.global_batch_size = global_batch_size
         self.eval_batch_size = eval_batch_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -98,16 +102,39 @@ class DigitDataModule(L.LightningDataModule):
         return self.splits[side]
 
     def _loader(self, side: Side, batch_size: int, shuffle: bool) -> DataLoader:
+        dataset = self.split(side)
+        seed = self.seed if self.seed is not None else torch.initial_seed() % 2**31
         return DataLoader(
-            self.split(side),
+            dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffle(len(dataset), seed) if shuffle else None,
             collate_fn=collate_gathered,
             pin_memory=self.pin_memory,
         )
 
+    def per_device_batch_size(self, world_size: int) -> int:
+        """The training batch of one process: ``batch_size``, or ``global_batch_size`` divided
+        evenly among the ``world_size`` processes (an error when it does not divide)."""
+        if self.global_batch_size is None:
+            return self.batch_size
+        if self.global_batch_size % world_size:
+            raise ValueError(
+                f"data.global_batch_size={self.global_batch_size} does not divide evenly among "
+                f"{world_size} processes (devices x nodes)"
+            )
+        return self.global_batch_size // world_size
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(Side.TRAIN, self.batch_size, shuffle=True)
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        batch_size = self.per_device_batch_size(world_size)
+        if self.trainer is not None and self.trainer.is_global_zero:
+            log.info(
+                "training batch: %d per process x %d processes = %d",
+                batch_size,
+                world_size,
+                batch_size * world_size,
+            )
+        return self._loader(Side.TRAIN, batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
         side = Side.TEST if self.validates_on_test else Side.VAL

@@ -5,9 +5,18 @@ Nets know nothing about Lightning, Hydra or files; configs under ``conf/model/ne
 
 from digitrec.nets.cnn_bn import BatchNormCNN
 from digitrec.nets.lenet5 import LeNet5
+from digitrec.nets.resnet import SmallResNet
 from digitrec.nets.seed_cnn import SeedCNN
+from digitrec.nets.torchvision_net import TorchvisionNet
 
-__all__ = ["BatchNormCNN", "LeNet5", "SeedCNN", "count_parameters"]
+__all__ = [
+    "BatchNormCNN",
+    "LeNet5",
+    "SeedCNN",
+    "SmallResNet",
+    "TorchvisionNet",
+    "count_parameters",
+]
 
 
 def count_parameters(net) -> int:
