@@ -105,10 +105,17 @@ class DigitClassifier(L.LightningModule):
 
     def train(self, mode: bool = True) -> DigitClassifier:
         super().train(mode)
+        self._keep_frozen_in_eval()
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning restores per-module modes around validation rather than calling train()
+        self._keep_frozen_in_eval()
+
+    def _keep_frozen_in_eval(self) -> None:
         # frozen layers stay as they were: their BatchNorm statistics must not follow the new data
         for module in self.frozen:
             module.eval()
-        return self
 
     def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         images, labels = batch
