@@ -48,7 +48,9 @@ def test_preprocess_options_instantiate(make_cfg, name):
 @pytest.mark.parametrize("group", ["model/net", "model/optimizer", "model/scheduler"])
 def test_model_group_options_instantiate(make_cfg, group):
     for name in options(group):
-        cfg = make_cfg(f"{group}={name}")
+        # outside a fit the run length is unknown: give schedules over the whole run one
+        extra = ["model.scheduler.total_steps=100"] if name == "onecycle" else []
+        cfg = make_cfg(f"{group}={name}", *extra)
         model = instantiate(cfg.model, _recursive_=False)
         assert isinstance(model, DigitClassifier)
         assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
