@@ -128,3 +128,25 @@ def test_resumed_run_equals_an_uninterrupted_one(make_cfg, tmp_path):
 def test_ckpt_path_last_without_a_checkpoint_starts_fresh(make_cfg, tmp_path):
     summary = train(make_cfg("debug=fdr", "ckpt_path=last"))
     assert summary["epochs"] == 1
+
+
+def test_device_resident_batches_follow_the_default_loaders_order(make_cfg):
+    from digitrec.data.batches import DeviceResidentBatches, InMemoryDigits
+    from digitrec.data.datamodule import DigitDataModule
+
+    dataset = InMemoryDigits(
+        torch.arange(10 * 28 * 28, dtype=torch.uint8).reshape(10, 28, 28) % 251, torch.arange(10)
+    )
+    resident = DeviceResidentBatches(dataset, 4, True, 3, torch.device("cpu"))
+    assert len(resident) == 3
+    module = DigitDataModule(batch_size=4, seed=3)
+    module.splits = {side: dataset for side in range(3)}
+    loader = module._loader(0, 4, shuffle=True)
+    for epoch in (0, 1):
+        resident.sampler.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
+        got = [labels.tolist() for _, labels in resident]
+        assert got == [labels.tolist() for _, labels in loader]
+    assert sorted(label for batch in got for label in batch) == list(range(10))
+    summary = train(make_cfg("data.device_resident=true", "debug=limit"))
+    assert summary["epochs"] == 2

@@ -57,9 +57,13 @@ class EpochShuffle(Sampler[int]):
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[int]:
+    def permutation(self) -> Tensor:
+        """This epoch's order as a tensor."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        return torch.randperm(self.size, generator=generator)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation().tolist())
 
 
 def collate_gathered(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -79,3 +83,41 @@ def to_model_input(images: Tensor) -> Tensor:
         images = images.unsqueeze(1)
     # the conversion makes a new tensor, so scaling it in place is safe and saves a copy
     return images.to(torch.float32).div_(255.0)
+
+
+class DeviceResidentBatches:
+    """Batches of a split whose tensors live on the training device (a GPU): each batch is one
+    indexing operation there, with no host-to-device copies (``data.device_resident=true``).
+
+    An iterable Lightning accepts as a dataloader; its ``sampler`` (an :class:`EpochShuffle`)
+    gets ``set_epoch`` from Lightning, so shuffling is the same as the default loader's.
+    """
+
+    def __init__(
+        self,
+        dataset: InMemoryDigits,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        self.images = dataset.images.to(device)
+        self.labels = dataset.labels.to(device)
+        self.batch_size = batch_size
+        self.sampler = EpochShuffle(len(self.labels), seed) if shuffle else None
+        self.batch_sampler = None  # Lightning inspects it, as on a DataLoader
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        count = len(self.labels)
+        device = self.images.device
+        order = (
+            self.sampler.permutation().to(device)
+            if self.sampler is not None
+            else torch.arange(count, device=device)
+        )
+        for start in range(0, count, self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield self.images[index], self.labels[index]

@@ -13,7 +13,13 @@ from hydra.utils import instantiate
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from digitrec.data.batches import EpochShuffle, InMemoryDigits, collate_gathered, to_model_input
+from digitrec.data.batches import (
+    DeviceResidentBatches,
+    EpochShuffle,
+    InMemoryDigits,
+    collate_gathered,
+    to_model_input,
+)
 from digitrec.data.cache import DigitTensors, load_or_build_cache
 from digitrec.data.embedded import write_embedded_digits
 from digitrec.data.folder import scan_digit_folder
@@ -43,6 +49,7 @@ class DigitDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         augment: Mapping[str, Any] | None = None,
         global_batch_size: int | None = None,
+        device_resident: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
@@ -54,6 +61,7 @@ class DigitDataModule(L.LightningDataModule):
             raise ValueError(f"data.global_batch_size must be >= 1, got {global_batch_size}")
         self.batch_size = batch_size
         self.global_batch_size = global_batch_size
+        self.device_resident = device_resident
         self.eval_batch_size = eval_batch_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -101,9 +109,19 @@ class DigitDataModule(L.LightningDataModule):
             raise RuntimeError("call setup() before asking for a split")
         return self.splits[side]
 
-    def _loader(self, side: Side, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, side: Side, batch_size: int, shuffle: bool
+    ) -> DataLoader | DeviceResidentBatches:
         dataset = self.split(side)
         seed = self.seed if self.seed is not None else torch.initial_seed() % 2**31
+        if self.device_resident and self.trainer is not None:
+            if self.trainer.world_size > 1:
+                raise ValueError(
+                    "data.device_resident=true keeps one copy of the data on one device; "
+                    f"this run has {self.trainer.world_size} processes (use the default loader)"
+                )
+            device = self.trainer.strategy.root_device
+            return DeviceResidentBatches(dataset, batch_size, shuffle, seed, device)
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -302,3 +320,15 @@ class MNISTDataModule(DigitDataModule):
             ]
         )
         return images, labels, sides
+
+
+class TensorDataModule(DigitDataModule):
+    """Digits already in memory: ``images`` ``uint8 (N, 28, 28)``, ``labels`` ``(N,)`` and each
+    image's :class:`~digitrec.data.split.Side` ``(N,)`` (benchmarks, notebooks, tests)."""
+
+    def __init__(self, images: Tensor, labels: Tensor, sides: Tensor, **common: Any) -> None:
+        super().__init__(**common)
+        self._tensors = (images, labels, sides)
+
+    def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
+        return self._tensors
