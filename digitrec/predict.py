@@ -10,6 +10,7 @@ import glob
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -265,8 +266,6 @@ def run_predict(cfg: DictConfig, stdout: TextIO) -> int:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: one JSON line per input on stdout; errors also on stderr; exit 1 when
     the model cannot be loaded or any input could not be read."""
-    import sys
-
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
         failures = run_predict(cfg, sys.stdout)
