@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 class InMemoryDigits(Dataset):
@@ -64,6 +64,25 @@ class EpochShuffle(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.permutation().tolist())
+
+
+class UnpaddedDistributedSampler(DistributedSampler):
+    """Every index exactly once across the processes (``rank::world_size``), without the padding
+    ``DistributedSampler`` adds to even out the shards, so test metrics count each image once.
+
+    Only for loops that run no collective operation per batch (Lightning's test loop calls the
+    module directly); processes may get one batch more or less than others.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.indices = list(range(rank, len(dataset), num_replicas))  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 def collate_gathered(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:

@@ -17,6 +17,7 @@ from digitrec.data.batches import (
     DeviceResidentBatches,
     EpochShuffle,
     InMemoryDigits,
+    UnpaddedDistributedSampler,
     collate_gathered,
     to_model_input,
 )
@@ -158,8 +159,20 @@ class DigitDataModule(L.LightningDataModule):
         side = Side.TEST if self.validates_on_test else Side.VAL
         return self._loader(side, self.eval_batch_size, shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(Side.TEST, self.eval_batch_size, shuffle=False)
+    def test_dataloader(self) -> DataLoader | DeviceResidentBatches:
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return self._loader(Side.TEST, self.eval_batch_size, shuffle=False)
+        # under DDP each process tests its own share, every image exactly once (Lightning's
+        # DistributedSampler would repeat images to even out the shares)
+        dataset = self.split(Side.TEST)
+        return DataLoader(
+            dataset,
+            batch_size=self.eval_batch_size,
+            sampler=UnpaddedDistributedSampler(dataset, trainer.world_size, trainer.global_rank),
+            collate_fn=collate_gathered,
+            pin_memory=self.pin_memory,
+        )
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
