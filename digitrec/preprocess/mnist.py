@@ -10,7 +10,8 @@ The steps, each robust to what webcams and phones do to paper:
 4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
    table edges) and never below ``min_contrast`` (a blank or uniform frame has no ink: "no digit");
 5. clean-up: ruled lines (straight runs across most of the width, tilted up to 15 degrees, found
-   by a sparse Radon transform), specks, and the bands a page edge or table leaves at the border;
+   by a sparse Radon transform), a 3x3 closing that joins faint ink's speckles back into strokes,
+   specks, and the bands a page edge or table leaves at the border;
 6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
    the border, merged with nearby pieces of similar ink (broken strokes);
 7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
@@ -58,6 +59,9 @@ class _Component:
     @property
     def y2(self) -> int:
         return self.y + self.h
+
+
+_SPECKLE_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
 def _odd(n: float) -> int:
@@ -199,6 +203,8 @@ class MnistPreprocessor:
             return None  # more "ink" than paper: no page with a digit on it
         if self.remove_lines:
             mask = self._without_ruled_lines(mask)
+        # faint ink thresholds into speckles: a small closing joins them into strokes again
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _SPECKLE_CLOSING)
         _count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
             mask, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI
         )
