@@ -152,16 +152,12 @@ class Recognizer:
         """Load a training checkpoint (weights only: no code in the file is run)."""
         state = read_checkpoint(path)
         net, hparams = net_from_checkpoint(state, path)
-        stored = hparams.get("preprocess")
-        if preprocess is None and not stored:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} records no preprocessing config: pass preprocess=..."
-            )
-        return cls(
+        return cls._assemble(
             TorchBackend(net, device),
-            preprocess or stored,
-            name=str(path),
-            trained_with=stored if preprocess else None,
+            path,
+            hparams.get("preprocess"),
+            preprocess,
+            f"checkpoint {str(path)!r} records no preprocessing config",
             **kwargs,
         )
 
@@ -180,17 +176,13 @@ class Recognizer:
                 f"{str(path)!r} is not a readable ONNX model: {first_line(err)}"
             ) from err
         stored = backend.metadata().get(PREPROCESS_METADATA_KEY)
-        if preprocess is None and stored is None:
-            raise CheckpointError(
-                f"ONNX model {str(path)!r} has no {PREPROCESS_METADATA_KEY!r} metadata (not "
-                "exported by digitrec-export): pass preprocess=..."
-            )
-        stored = json.loads(stored) if stored else None
-        return cls(
+        return cls._assemble(
             backend,
-            preprocess or stored,
-            name=str(path),
-            trained_with=(stored or preprocess) if preprocess else None,
+            path,
+            json.loads(stored) if stored else None,
+            preprocess,
+            f"ONNX model {str(path)!r} has no {PREPROCESS_METADATA_KEY!r} metadata (not "
+            "exported by digitrec-export)",
             **kwargs,
         )
 
@@ -218,14 +210,31 @@ class Recognizer:
                 f"{str(path)!r} is not a TorchScript model: {first_line(err)}"
             ) from err
         stored = extra[PREPROCESS_METADATA_KEY]
-        if preprocess is None and not stored:
-            raise CheckpointError(
-                f"TorchScript model {str(path)!r} carries no preprocessing config: "
-                "pass preprocess=..."
-            )
-        stored = json.loads(stored) if stored else None
-        return cls(
+        return cls._assemble(
             _ScriptedBackend(module, device),
+            path,
+            json.loads(stored) if stored else None,
+            preprocess,
+            f"TorchScript model {str(path)!r} carries no preprocessing config",
+            **kwargs,
+        )
+
+    @classmethod
+    def _assemble(
+        cls,
+        backend: DigitClassifierBackend,
+        path: str | Path,
+        stored: Mapping[str, Any] | None,
+        preprocess: Mapping[str, Any] | None,
+        missing: str,
+        **kwargs: Any,
+    ) -> Recognizer:
+        """A recognizer reading with the model's stored preprocessing, or with ``preprocess``
+        when one is given (then used as given); ``missing`` says what lacks a config."""
+        if preprocess is None and not stored:
+            raise CheckpointError(f"{missing}: pass preprocess=...")
+        return cls(
+            backend,
             preprocess or stored,
             name=str(path),
             trained_with=(stored or preprocess) if preprocess else None,
