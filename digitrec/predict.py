@@ -27,7 +27,7 @@ from digitrec.camera import CameraError, open_camera
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.folder import IMAGE_EXTENSIONS
 from digitrec.data.images import ImageReadError, read_image, write_image_atomic
-from digitrec.inference import Recognizer
+from digitrec.inference import Prediction, Recognizer
 from digitrec.inference.overlay import draw_predictions
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
 from digitrec.utils.display import has_display
@@ -147,6 +147,28 @@ class PredictionWriter:
             self.file.close()
 
 
+def reading_record(
+    item: InputFrame, predictions: list[Prediction], text: str | None
+) -> dict[str, Any]:
+    """The JSON record of one frame: a single digit, or (``text`` given) a number's digits."""
+    record: dict[str, Any] = {"source": item.source, "frame": item.frame}
+    if text is not None:
+        record.update(
+            text=text,
+            digits=[p.digit for p in predictions],
+            confidences=[round(p.confidence, 4) for p in predictions],
+            boxes=[list(p.box) for p in predictions],
+        )
+    else:
+        (prediction,) = predictions
+        record.update(
+            digit=prediction.digit,
+            confidence=round(prediction.confidence, 4),
+            box=list(prediction.box) if prediction.box else None,
+        )
+    return record
+
+
 def predict_frames(
     recognizer: Recognizer,
     frames: Iterator[InputFrame],
@@ -172,35 +194,22 @@ def predict_frames(
         began = time.perf_counter()
         if read_numbers:
             reading = recognizer.read(item.image)
-            predictions, caption = list(reading.digits), reading.text
+            predictions, text = list(reading.digits), reading.text
         else:
-            predictions = [recognizer.predict(item.image)]
-            caption = None
+            predictions, text = [recognizer.predict(item.image)], None
         latency_ms = (time.perf_counter() - began) * 1000
-        record: dict[str, Any] = {"source": item.source, "frame": item.frame}
-        if read_numbers:
-            record.update(
-                text=reading.text,
-                digits=[p.digit for p in predictions],
-                confidences=[round(p.confidence, 4) for p in predictions],
-                boxes=[list(p.box) for p in predictions],
-            )
-        else:
-            (prediction,) = predictions
-            record.update(
-                digit=prediction.digit,
-                confidence=round(prediction.confidence, 4),
-                box=list(prediction.box) if prediction.box else None,
-            )
+        record = reading_record(item, predictions, text)
+        caption = text
         if item.stream and smooth > 1:
             if read_numbers:
-                caption = record["smoothed"] = text_smoother.update(reading.text)
+                caption = record["smoothed"] = text_smoother.update(text)
             else:
-                record["smoothed"] = digit_smoother.update(prediction)
+                record["smoothed"] = digit_smoother.update(predictions[0])
                 caption = None if record["smoothed"] is None else f"steady: {record['smoothed']}"
         if item.labels is not None:
             record["true"] = "".join(map(str, item.labels))
         record["latency_ms"] = round(latency_ms, 3)
+        quit_now = False
         if writer.annotate_dir is not None or show:
             now = time.perf_counter()
             fps = 1.0 / (now - last_time) if show and last_time is not None else None
@@ -210,10 +219,10 @@ def predict_frames(
                 record["annotated"] = str(path)
             if show:
                 cv2.imshow(WINDOW, view)
-                if cv2.waitKey(1) & 0xFF in (ord("q"), ord("Q"), 27):
-                    writer.emit(record)
-                    break
+                quit_now = cv2.waitKey(1) & 0xFF in (ord("q"), ord("Q"), 27)
         writer.emit(record)
+        if quit_now:
+            break
     if show:
         cv2.destroyAllWindows()
     return errors
