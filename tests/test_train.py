@@ -150,3 +150,17 @@ def test_device_resident_batches_follow_the_default_loaders_order(make_cfg):
     assert sorted(label for batch in got for label in batch) == list(range(10))
     summary = train(make_cfg("data.device_resident=true", "debug=limit"))
     assert summary["epochs"] == 2
+
+
+def test_device_resident_data_refuses_several_processes():
+    from types import SimpleNamespace
+
+    from digitrec.data.batches import InMemoryDigits
+    from digitrec.data.datamodule import DigitDataModule
+
+    module = DigitDataModule(device_resident=True)
+    dataset = InMemoryDigits(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.arange(4))
+    module.splits = {side: dataset for side in range(3)}
+    module.trainer = SimpleNamespace(world_size=2, is_global_zero=True)
+    with pytest.raises(ValueError, match=r"device_resident=true.*2 processes"):
+        module.train_dataloader()
