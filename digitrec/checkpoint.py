@@ -61,11 +61,9 @@ def net_from_checkpoint(state: dict[str, Any], path: str | Path) -> tuple[nn.Mod
     Returns the net (weights loaded, in eval mode, on the CPU) and the checkpoint's
     hyperparameters (``net``, ``preprocess``, ... as plain data).
     """
-    hparams = state.get("hyper_parameters") or {}
-    net_config(state, path)
-    net = instantiate(hparams["net"])
+    net = instantiate(net_config(state, path))
     load_net_weights(net, state, path)
-    return net.eval(), hparams
+    return net.eval(), state["hyper_parameters"]
 
 
 def net_config(state: dict[str, Any], path: str | Path) -> dict[str, Any]:

@@ -53,15 +53,11 @@ def evaluate_folder(recognizer: Recognizer, root: str | Path) -> EvaluatedImages
         crops.append(crop)
         thumbnails.append(crop.image if crop is not None else _thumbnail(image))
         sources.append(relpath)
-    found = [crop for crop in crops if crop is not None]
-    readings = iter(recognizer.classify_crops(found))
-    predictions = [None if crop is None else next(readings) for crop in crops]
+    predictions = recognizer.classify_crops(crops)
     return EvaluatedImages(
         labels=np.asarray(labels, dtype=np.int64),
-        predicted=np.asarray(
-            [NO_DIGIT if p is None or p.digit is None else p.digit for p in predictions]
-        ),
-        confidences=np.asarray([0.0 if p is None else p.confidence for p in predictions]),
+        predicted=np.asarray([NO_DIGIT if p.digit is None else p.digit for p in predictions]),
+        confidences=np.asarray([p.confidence for p in predictions]),
         images=np.stack(thumbnails) if thumbnails else np.zeros((0, 28, 28), np.uint8),
         sources=sources,
     )

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from digitrec.camera import CameraError, open_camera
 from digitrec.config import config_dir, register_resolvers
-from digitrec.data.folder import IMAGE_EXTENSIONS
+from digitrec.data.folder import is_image_file
 from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.inference import Prediction, Recognizer
 from digitrec.inference.overlay import draw_predictions
@@ -59,7 +59,7 @@ def _image_files(spec: str) -> list[Path] | str:
     """The image files a path, folder or glob names, or why there are none."""
     path = Path(spec).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(p for p in path.rglob("*") if is_image_file(p))
         return files or f"no image files in folder {spec!r}"
     if path.is_file():
         return [path]

@@ -22,6 +22,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from digitrec.utils.plotting import pyplot
+
 NUM_DIGITS = 10
 #: the column for images in which no digit was found (or below the confidence threshold)
 NO_DIGIT = NUM_DIGITS
@@ -91,10 +93,7 @@ def worst_errors(result: EvaluatedImages, limit: int) -> list[int]:
 
 def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
     """The confusion matrix as a PNG, counts written in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     matrix = np.asarray(confusion)
     figure, axes = plt.subplots(figsize=(7.5, 6.5))
@@ -118,10 +117,7 @@ def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
 
 def plot_gallery(result: EvaluatedImages, indices: Sequence[int], path: Path) -> None:
     """The given images in a grid, each titled true / predicted / confidence."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     columns = min(8, max(1, len(indices)))
     rows = max(1, math.ceil(len(indices) / columns))

@@ -22,6 +22,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from digitrec.utils.plotting import pyplot
+
 log = logging.getLogger(__name__)
 
 SEED_KEYS = ("seed",)
@@ -210,10 +212,7 @@ def _markdown(
 
 
 def _plot(path: Path, metric: str, groups: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     shown = [g for g in groups if g["mean"] != ""]
     figure, axes = plt.subplots(figsize=(8, 0.45 * max(len(shown), 1) + 1.5))

@@ -58,11 +58,9 @@ def main() -> None:
                 crops.append(recognizer.locate(frame.image))
                 if k == 0:
                     timings.append((time.perf_counter() - began) * 1000)
-            found = [c for c in crops if c is not None]
-            readings = iter(recognizer.classify_crops(found))
-            digits = [None if c is None else next(readings).digit for c in crops]
+            digits = [p.digit for p in recognizer.classify_crops(crops)]
             if k == 0:
-                missing = len(crops) - len(found)
+                missing = sum(c is None for c in crops)
             row.append(f"{np.mean([d == y for d, y in zip(digits, labels, strict=True)]):.4f}")
         row += [f"{missing}", f"{np.median(timings):.2f} / {np.percentile(timings, 95):.2f}"]
         table.add_row(*row)

@@ -265,10 +265,7 @@ class Recognizer:
 
     def predict_batch(self, images: Iterable[np.ndarray | str | Path]) -> list[Prediction]:
         """Read one digit per image; the crops go through the net in batches."""
-        crops = [self.locate(image) for image in images]
-        found = [crop for crop in crops if crop is not None]
-        predictions = iter(self.classify_crops(found))
-        return [NO_DIGIT if crop is None else next(predictions) for crop in crops]
+        return self.classify_crops([self.locate(image) for image in images])
 
     def read(self, image: np.ndarray | str | Path) -> Reading:
         """Read a written number: its digits left to right."""
@@ -292,14 +289,16 @@ class Recognizer:
             ]
         )
 
-    def classify_crops(self, crops: Sequence[DigitCrop]) -> list[Prediction]:
-        """Predictions for digits already located (:meth:`locate`), batched through the net."""
-        if not crops:
-            return []
-        probabilities = self.probabilities(np.stack([crop.image for crop in crops]))
+    def classify_crops(self, crops: Sequence[DigitCrop | None]) -> list[Prediction]:
+        """Predictions for digits already located (:meth:`locate`), batched through the net;
+        ``None`` (no digit found) gives :data:`NO_DIGIT`."""
+        found = [crop for crop in crops if crop is not None]
+        if not found:
+            return [NO_DIGIT] * len(crops)
+        probabilities = iter(self.probabilities(np.stack([crop.image for crop in found])))
         return [
-            self._prediction(probs, crop.box)
-            for probs, crop in zip(probabilities, crops, strict=True)
+            NO_DIGIT if crop is None else self._prediction(next(probabilities), crop.box)
+            for crop in crops
         ]
 
     def _prediction(self, probabilities: np.ndarray, box: tuple[int, int, int, int]) -> Prediction:
