@@ -161,3 +161,11 @@ def test_live_window_loop_shows_frames_and_quits_on_q(photo_checkpoint, monkeypa
     assert len(shown) == 3 and shown[0].shape == (480, 640, 3)  # q on the third frame
     records = json_lines(out.getvalue())
     assert [r["frame"] for r in records] == [0, 1, 2] and all("smoothed" in r for r in records)
+
+
+def test_a_camera_that_cannot_open_is_one_error_frame(tmp_path):
+    from digitrec.predict import iter_camera
+
+    camera = {"_target_": "digitrec.camera.devices.VideoCamera", "path": str(tmp_path / "x.mp4")}
+    (frame,) = list(iter_camera(camera))
+    assert frame.image is None and "cannot open video" in frame.error and "x.mp4" in frame.error

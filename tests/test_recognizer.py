@@ -253,3 +253,12 @@ def test_batchnorm_folding_keeps_the_outputs():
     images = torch.rand(16, 1, 28, 28)
     with torch.inference_mode():
         torch.testing.assert_close(fused(images), net(images), atol=1e-5, rtol=1e-5)
+
+
+def test_bad_torchscript_files_give_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no such TorchScript model file.*gone"):
+        Recognizer.load(tmp_path / "gone.torchscript.pt")
+    junk = tmp_path / "junk.torchscript.pt"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match=r"junk.torchscript.pt.*is not a TorchScript model"):
+        Recognizer.load(junk)
