@@ -164,3 +164,39 @@ def test_device_resident_data_refuses_several_processes():
     module.trainer = SimpleNamespace(world_size=2, is_global_zero=True)
     with pytest.raises(ValueError, match=r"device_resident=true.*2 processes"):
         module.train_dataloader()
+
+
+@pytest.mark.parametrize("device_resident", [False, True])
+def test_a_last_batch_of_one_digit_is_dropped_so_batchnorm_trains(device_resident):
+    import lightning as L
+
+    from digitrec.data.datamodule import TensorDataModule
+    from digitrec.data.split import Side
+
+    count = 65  # one batch of 64 and one digit left over
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (count + 10, 28, 28), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(count + 10) % 10
+    sides = torch.full((count + 10,), int(Side.TRAIN), dtype=torch.int8)
+    sides[count:] = int(Side.TEST)
+    data = TensorDataModule(
+        images, labels, sides, batch_size=64, val_fraction=0.0, device_resident=device_resident
+    )
+    model = DigitClassifier(
+        {"_target_": "digitrec.nets.BatchNormCNN"},
+        {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3},
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(model, datamodule=data)
+    assert trainer.global_step == 1
+    # evaluation keeps every digit
+    assert sum(len(y) for _, y in data.test_dataloader()) == 10

@@ -119,18 +119,22 @@ class DeviceResidentBatches:
         shuffle: bool,
         seed: int,
         device: torch.device,
+        drop_last: bool = False,
     ) -> None:
         self.images = dataset.images.to(device)
         self.labels = dataset.labels.to(device)
         self.batch_size = batch_size
+        self.drop_last = drop_last
         self.sampler = EpochShuffle(len(self.labels), seed) if shuffle else None
         self.batch_sampler = None  # Lightning inspects it, as on a DataLoader
 
     def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.labels) // self.batch_size
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        count = len(self.labels)
+        count = len(self) * self.batch_size if self.drop_last else len(self.labels)
         device = self.images.device
         order = (
             self.sampler.permutation().to(device)

@@ -111,10 +111,14 @@ class DigitDataModule(L.LightningDataModule):
         return self.splits[side]
 
     def _loader(
-        self, side: Side, batch_size: int, shuffle: bool
+        self, side: Side, batch_size: int, shuffle: bool, world_size: int = 1
     ) -> DataLoader | DeviceResidentBatches:
         dataset = self.split(side)
         seed = self.seed if self.seed is not None else torch.initial_seed() % 2**31
+        # a last training batch of a single digit breaks BatchNorm ("expected more than 1 value
+        # per channel"): drop it (shuffling puts other digits there next epoch)
+        per_process = -(-len(dataset) // world_size)
+        drop_last = shuffle and per_process > batch_size and per_process % batch_size == 1
         if self.device_resident and self.trainer is not None:
             if self.trainer.world_size > 1:
                 raise ValueError(
@@ -122,10 +126,11 @@ class DigitDataModule(L.LightningDataModule):
                     f"this run has {self.trainer.world_size} processes (use the default loader)"
                 )
             device = self.trainer.strategy.root_device
-            return DeviceResidentBatches(dataset, batch_size, shuffle, seed, device)
+            return DeviceResidentBatches(dataset, batch_size, shuffle, seed, device, drop_last)
         return DataLoader(
             dataset,
             batch_size=batch_size,
+            drop_last=drop_last,
             sampler=EpochShuffle(len(dataset), seed) if shuffle else None,
             collate_fn=collate_gathered,
             pin_memory=self.pin_memory,
@@ -153,7 +158,7 @@ class DigitDataModule(L.LightningDataModule):
                 world_size,
                 batch_size * world_size,
             )
-        return self._loader(Side.TRAIN, batch_size, shuffle=True)
+        return self._loader(Side.TRAIN, batch_size, shuffle=True, world_size=world_size)
 
     def val_dataloader(self) -> DataLoader:
         side = Side.TEST if self.validates_on_test else Side.VAL
