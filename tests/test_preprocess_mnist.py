@@ -95,6 +95,81 @@ def test_both_polarities(held_out):
     assert overlap > 0.5
 
 
+def paper_with_digit(digit, height=120, at=(260, 180), blur=0.0, paper=225.0, ink=25.0):
+    """A 640x480 gray page with ``digit`` (28x28 white on black) written at ``at`` (top left)
+    ``height`` px tall; returns the float page and the digit's box."""
+    alpha = cv2.resize(digit, (height, height), interpolation=cv2.INTER_CUBIC) / 255.0
+    page = np.full((480, 640), paper, np.float32)
+    x, y = at
+    page[y : y + height, x : x + height] = paper * (1 - alpha) + ink * alpha
+    if blur:
+        page = cv2.GaussianBlur(page, (0, 0), blur)
+    # the box of the strokes, leaving out specks the writer's scan left around them
+    _, _, stats, _ = cv2.connectedComponentsWithStats((alpha > 0.3).astype(np.uint8))
+    strokes = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= 0.1 * stats[1:, cv2.CC_STAT_AREA].max()]
+    x1, y1 = strokes[:, 0].min(), strokes[:, 1].min()
+    x2, y2 = (strokes[:, 0] + strokes[:, 2]).max(), (strokes[:, 1] + strokes[:, 3]).max()
+    return page, (x + x1, y + y1, x2 - x1, y2 - y1)
+
+
+def overlap(box, truth):
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0, min(box[0] + box[2], truth[0] + truth[2]) - max(box[0], truth[0]))
+    iy = max(0, min(box[1] + box[3], truth[1] + truth[3]) - max(box[1], truth[1]))
+    return ix * iy / (box[2] * box[3] + truth[2] * truth[3] - ix * iy)
+
+
+def test_a_shadow_over_most_of_the_page_is_not_taken_for_ink(held_out):
+    # shadowed paper is the commonest tone, the lit paper is far brighter than it: the polarity
+    # must still come out as dark ink, so that the digit (not the lit paper) is found
+    images, _ = held_out
+    page, truth = paper_with_digit(images[0], height=60, at=(120, 300), paper=210.0)
+    shadow = np.zeros_like(page)
+    cv2.fillConvexPoly(shadow, np.array([[0, 0], [560, 0], [330, 480], [0, 480]]), 1.0)
+    page *= 1 - 0.55 * cv2.GaussianBlur(shadow, (0, 0), 12)
+    crop = PRE.extract(page.clip(0, 255).astype(np.uint8))
+    assert crop is not None and overlap(crop.box, truth) > 0.7
+
+
+def test_a_shadow_tip_touching_the_digit_is_left_out(held_out):
+    images, labels = held_out
+    page, truth = paper_with_digit(images[int(np.flatnonzero(labels == 7)[1])], blur=0.8)
+    x, y, w, h = truth
+    # a soft wedge of shadow (a hand, the phone) whose tip reaches the digit's left side
+    wedge = np.zeros_like(page)
+    tip = (x + w // 2, y + h // 2)
+    cv2.fillConvexPoly(wedge, np.array([tip, (0, y - 40), (0, y + h + 40)]), 1.0)
+    page *= 1 - 0.4 * cv2.GaussianBlur(wedge, (0, 0), 10)
+    image = page.clip(0, 255).astype(np.uint8)
+    crop = PRE.extract(image)
+    assert crop is not None and overlap(crop.box, truth) > 0.8
+    # at the frame's threshold alone the shading joins the digit
+    shaded = MnistPreprocessor(min_edge_sharpness=None, ink_level=None).extract(image)
+    assert shaded is not None and overlap(shaded.box, truth) < 0.6
+
+
+def test_a_rim_reaching_in_from_the_border_does_not_join_the_digit(held_out):
+    images, _ = held_out
+    page, truth = paper_with_digit(images[1], at=(60, 180))
+    x, y, w, h = truth
+    # the dark rim of the table, from the frame's left border to just short of the digit
+    cv2.rectangle(page, (0, y + h - 12), (x - 10, y + h - 4), 60.0, thickness=-1)
+    crop = PRE.extract(page.astype(np.uint8))
+    assert crop is not None and overlap(crop.box, truth) > 0.8
+
+
+def test_a_blurred_pen_digit_keeps_its_loop():
+    # a small zero in dark pen, blurred by the lens: the frame's threshold (low enough for faint
+    # pencil) would fill the loop; the digit's own ink level keeps it open
+    ring = np.zeros((28, 28), np.uint8)
+    cv2.ellipse(ring, (14, 14), (7, 11), 0, 0, 360, 255, 3)
+    page, _ = paper_with_digit(ring, height=30, blur=1.6, ink=15.0)
+    out = PRE(page.astype(np.uint8))
+    assert out is not None and out[12:16, 12:16].max() < 60
+    filled = MnistPreprocessor(ink_level=None)(page.astype(np.uint8))
+    assert filled[12:16, 12:16].max() > out[12:16, 12:16].max()
+
+
 def test_tight_crop_touching_the_border(held_out):
     images, _ = held_out
     big = 255 - cv2.resize(images[5], (300, 300), interpolation=cv2.INTER_CUBIC)

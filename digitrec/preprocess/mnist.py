@@ -3,8 +3,9 @@
 The steps, each robust to what webcams and phones do to paper:
 
 1. gray, and a working copy no larger than ``work_size`` (speed; the digit ends up 20 px anyway);
-2. ink polarity: the ground (paper, board) is the most common tone, and the ink is whichever
-   extreme lies further from it: dark ink on paper or light ink on a dark ground (MNIST, chalk);
+2. ink polarity: the ground (paper, board) is the median tone, and the ink is whichever extreme
+   lies further from it in contrast (a ratio, so shadows do not count as ink): dark ink on paper
+   or light ink on a dark ground (MNIST, chalk);
 3. illumination: divide by an estimate of the paper (a morphological closing wider than any
    stroke, at quarter resolution), which removes gradients, vignetting, shadows and the table;
 4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
@@ -61,7 +62,21 @@ class _Component:
         return self.y + self.h
 
 
+# a camera never records pure black: the offset in ratios of tones (polarity)
+_BLACK_LEVEL = 64.0
 _SPECKLE_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+# ruled lines are looked for at these tilts (degrees)
+_LINE_ANGLES = np.arange(-15, 16, 3)
+_LINE_SLOPES = np.tan(np.deg2rad(_LINE_ANGLES))
+# a digit whose rim is soft on more than this fraction has shading joined to it
+_SOFT_RIM_ALLOWED = 0.1
+
+
+def _quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of ``uint8`` values by counting (far cheaper than sorting)."""
+    counts = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    return np.searchsorted(counts, np.asarray(fractions) * counts[-1])
 
 
 def _odd(n: float) -> int:
@@ -83,6 +98,11 @@ class MnistPreprocessor:
             ``null`` keeps the strokes as written.
         deskew: shear the digit upright using its second moments.
         merge_distance: pieces closer than this fraction of the digit's size join the digit.
+        min_edge_sharpness: ink whose nearest edge rises by less than this fraction of its
+            strength per pixel is shading (a shadow's tip), not ink; ``null`` keeps it.
+        ink_level: each digit is re-thresholded at this fraction of its own ink strength (the
+            90th percentile), so strong ink keeps its stroke width and loops; ``null`` keeps
+            the frame's threshold.
     """
 
     def __init__(
@@ -96,6 +116,8 @@ class MnistPreprocessor:
         stroke_ratio: float | None = 0.11,
         deskew: bool = False,
         merge_distance: float = 0.25,
+        min_edge_sharpness: float | None = 0.12,
+        ink_level: float | None = 0.5,
     ) -> None:
         if polarity not in _POLARITIES:
             raise ValueError(f"preprocess.polarity must be one of {_POLARITIES}, got {polarity!r}")
@@ -108,6 +130,8 @@ class MnistPreprocessor:
         self.stroke_ratio = stroke_ratio
         self.deskew = deskew
         self.merge_distance = float(merge_distance)
+        self.min_edge_sharpness = min_edge_sharpness
+        self.ink_level = ink_level
 
     # ----------------------------------------------------------------------------- public API
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
@@ -119,24 +143,24 @@ class MnistPreprocessor:
         found = self._ink_components(image)
         if found is None:
             return None
-        mask, labels, components, scale = found
-        digit = self._pick_digit(components, mask.shape)
+        ink8, labels, components, scale = found
+        digit = self._pick_digit(components, labels.shape)
         if not digit:
             return None
-        return self._render(labels, digit, scale)
+        return self._render(labels, ink8, digit, scale)
 
     def segment(self, image: np.ndarray) -> list[DigitCrop]:
         """Every digit of a written number, left to right (an empty list when there is none)."""
         found = self._ink_components(image)
         if found is None:
             return []
-        _, labels, components, scale = found
+        ink8, labels, components, scale = found
         groups = self._group_columns(components)
         if not groups:
             return []
         tallest = max(max(c.y2 for c in g) - min(c.y for c in g) for g in groups)
         digits = [g for g in groups if max(c.y2 for c in g) - min(c.y for c in g) >= 0.35 * tallest]
-        return [self._render(labels, g, scale) for g in digits]
+        return [self._render(labels, ink8, g, scale) for g in digits]
 
     # ------------------------------------------------------------------------------- the steps
     def _working_gray(self, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -157,11 +181,13 @@ class MnistPreprocessor:
         """Is the ink darker than its ground? Judged on a downscaled (denoised) copy."""
         if self.polarity != "auto":
             return self.polarity == "dark_on_light"
-        # the ground (paper, board) is the most common tone; the ink is whichever extreme lies
-        # further from it
-        histogram = np.convolve(np.bincount(small.ravel(), minlength=256), np.ones(9), mode="same")
-        ground = float(np.argmax(histogram))
-        return ground - float(small.min()) >= float(small.max()) - ground
+        # the ground (paper, board) is the median tone; the ink is whichever extreme departs
+        # further from it in contrast, i.e. in ratio (light multiplies what the page reflects,
+        # so a shadow over half the page must not outweigh the ink). The offset stands for the
+        # camera's black level and keeps a pure black ground (MNIST) finite.
+        tones = _quantiles(small, (0.001, 0.5, 0.999)).astype(np.float64)
+        low, ground, high = np.log(tones + _BLACK_LEVEL)
+        return ground - low >= high - ground
 
     def _ink_map(self, gray: np.ndarray) -> np.ndarray:
         """Ink strength as uint8: 0 on paper, 255 for ink black against its local paper."""
@@ -182,24 +208,25 @@ class MnistPreprocessor:
         if factor > 1:
             paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
         # gray / paper, saturating at the paper's own brightness
-        return 255 - cv2.divide(gray, np.maximum(paper, 1), scale=255)
+        return cv2.subtract(255, cv2.divide(gray, cv2.max(paper, 1), scale=255))
 
     def _ink_components(self, image: np.ndarray):
-        """Steps 1-5: ``(mask, labels, components, scale)`` of the working image, or None when
+        """Steps 1-5: ``(ink8, labels, components, scale)`` of the working image, or None when
         there is no ink at all."""
         gray, scale = self._working_gray(image)
-        if int(gray.max()) - int(gray.min()) < self.min_contrast * 255:
+        darkest, brightest, _, _ = cv2.minMaxLoc(gray)
+        if brightest - darkest < self.min_contrast * 255:
             return None  # a uniform frame: nothing written on it
         ink8 = self._ink_map(gray)
-        if int(ink8.max()) < self.min_contrast * 255:
+        if cv2.minMaxLoc(ink8)[1] < self.min_contrast * 255:
             return None
         # Otsu's level from every other pixel of every other row: the same level, 4x cheaper
         otsu, _ = cv2.threshold(ink8[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         # Otsu separates strong ink well, but dark table edges and lines can pull it above faint
         # pencil: never demand more than 25% contrast, never accept less than min_contrast
         threshold = max(self.min_contrast * 255, min(otsu, 0.25 * 255))
-        mask = (ink8 > threshold).astype(np.uint8)
-        if mask.mean() > 0.5:
+        mask = cv2.threshold(ink8, threshold, 1, cv2.THRESH_BINARY)[1]
+        if cv2.countNonZero(mask) > 0.5 * mask.size:
             return None  # more "ink" than paper: no page with a digit on it
         if self.remove_lines:
             mask = self._without_ruled_lines(mask)
@@ -220,7 +247,7 @@ class MnistPreprocessor:
             return None
         for c in components:
             self._measure(c, ink8, labels)
-        return mask, labels, components, scale
+        return ink8, labels, components, scale
 
     @staticmethod
     def _measure(c: _Component, ink8: np.ndarray, labels: np.ndarray) -> None:
@@ -239,15 +266,15 @@ class MnistPreprocessor:
         ys, xs = np.nonzero(small)
         if len(xs) < 0.7 * sw:  # not even one line's worth of ink
             return None
-        best, best_angle = 0, None
-        for angle in range(-15, 16, 3):
-            # ink counted along lines of this slope (a sparse Radon transform)
-            offsets = np.round(ys - xs * np.tan(np.deg2rad(angle))).astype(np.int64)
-            counts = np.bincount(offsets - offsets.min())
-            full_rows = int((counts >= 0.7 * sw).sum())
-            if full_rows > best:
-                best, best_angle = full_rows, float(angle)
-        return best_angle
+        # ink counted along lines of every slope at once (a sparse Radon transform)
+        offsets = np.round(ys[None, :] - xs[None, :] * _LINE_SLOPES[:, None]).astype(np.int64)
+        offsets -= offsets.min()
+        span = int(offsets.max()) + 1
+        offsets += np.arange(len(_LINE_SLOPES))[:, None] * span
+        counts = np.bincount(offsets.ravel(), minlength=len(_LINE_SLOPES) * span)
+        full_rows = (counts.reshape(len(_LINE_SLOPES), span) >= 0.7 * sw).sum(axis=1)
+        best = int(np.argmax(full_rows))
+        return float(_LINE_ANGLES[best]) if full_rows[best] > 0 else None
 
     @staticmethod
     def _shear(
@@ -338,7 +365,10 @@ class MnistPreprocessor:
                 too_faint = c.ink < 0.4 * main.ink
                 size = max(c.w, c.h)
                 too_big = size > 2 * extent or (size > extent and touches(c) > 0)
-                if c in chosen or c.area < 0.02 * main.area or too_big or too_faint:
+                # the rim of the table or a shadow reaches in from the border; a stroke of a
+                # digit clear of the border does not
+                from_border = touches(c) > 0 and touches(main) == 0
+                if c in chosen or c.area < 0.02 * main.area or too_big or too_faint or from_border:
                     continue
                 gap_x = max(0, max(c.x, x1) - min(c.x2, x2))
                 gap_y = max(0, max(c.y, y1) - min(c.y2, y2))
@@ -365,12 +395,23 @@ class MnistPreprocessor:
             groups.append([c])
         return groups
 
-    def _render(self, labels: np.ndarray, parts: list[_Component], scale: float) -> DigitCrop:
+    def _render(
+        self, labels: np.ndarray, ink8: np.ndarray, parts: list[_Component], scale: float
+    ) -> DigitCrop:
         x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
         x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
         pad = max(2, (max(x2 - x1, y2 - y1)) // 8)
-        region = labels[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
+        left, top = max(0, x1 - pad), max(0, y1 - pad)
+        region = labels[top : y2 + pad, left : x2 + pad]
         mask = np.isin(region, [c.label for c in parts]).astype(np.uint8)
+        if self.ink_level is not None:
+            mask = self._own_ink(mask, ink8[top : y2 + pad, left : x2 + pad])
+        if self.min_edge_sharpness is not None:
+            mask = self._without_shading(mask, ink8[top : y2 + pad, left : x2 + pad])
+            ys, xs = np.nonzero(mask)
+            x1, x2 = left + int(xs.min()), left + int(xs.max()) + 1
+            y1, y2 = top + int(ys.min()), top + int(ys.max()) + 1
+        mask_as_found = mask
         extent = max(x2 - x1, y2 - y1)
         if extent > 4 * self.box:  # normalise strokes at 4x the output scale: same result, faster
             factor = 4 * self.box / extent
@@ -381,7 +422,7 @@ class MnistPreprocessor:
             extent = 4 * self.box
         mask = self._normalise_strokes(mask, extent)
         if not mask.any():
-            mask = np.isin(region, [c.label for c in parts]).astype(np.uint8)
+            mask = mask_as_found
         ys, xs = np.nonzero(mask)
         mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
         if self.deskew:
@@ -394,6 +435,42 @@ class MnistPreprocessor:
             max(1, round((y2 - y1) / scale)),
         )
         return DigitCrop(box=box, image=image)
+
+    def _own_ink(self, mask: np.ndarray, ink8: np.ndarray) -> np.ndarray:
+        """Re-threshold a digit at ``ink_level`` of its own ink strength: the frame's threshold
+        is low enough for faint pencil, which widens a blurred pen stroke and fills its loops
+        and joins faint shading to it."""
+        strength = int(_quantiles(ink8[mask > 0], (0.9,))[0])
+        kept = mask & (ink8 > self.ink_level * strength)
+        return kept.astype(np.uint8) if kept.any() else mask
+
+    def _without_shading(self, mask: np.ndarray, ink8: np.ndarray) -> np.ndarray:
+        """Drop the pixels of ``mask`` whose nearest edge is soft: ink has sharp edges at any
+        stroke width, the tip of a shadow that thresholding joined to a stroke does not. Each
+        pixel is judged by the steepest ink slope next to the nearest pixel outside the mask,
+        relative to its own ink strength (so faint pencil counts as much as a marker)."""
+        outside = mask.ravel() == 0
+        if not outside.any():
+            return mask
+        # 8x the ink's slope per pixel (Sobel), L1, at its steepest next to each pixel, and the
+        # least of it that counts as sharp for each pixel's ink
+        gx = cv2.convertScaleAbs(cv2.Sobel(ink8, cv2.CV_16S, 1, 0))
+        gy = cv2.convertScaleAbs(cv2.Sobel(ink8, cv2.CV_16S, 0, 1))
+        steepness = cv2.dilate(cv2.add(gx, gy), _NEIGHBOURS)
+        least = cv2.convertScaleAbs(ink8, alpha=8 * self.min_edge_sharpness)
+        # most digits have no soft edge at all: skip the costly part for them
+        rim = cv2.subtract(mask, cv2.erode(mask, _NEIGHBOURS))
+        soft_rim = cv2.countNonZero(cv2.compare(steepness, least, cv2.CMP_LT) & rim)
+        if soft_rim <= _SOFT_RIM_ALLOWED * cv2.countNonZero(rim):
+            return mask
+        _, nearest = cv2.distanceTransformWithLabels(
+            mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+        )
+        # DIST_LABEL_PIXEL numbers the outside pixels 1, 2, ... in row-major order
+        edge_steepness = steepness.ravel()[np.flatnonzero(outside)][nearest - 1]
+        sharp = edge_steepness >= least
+        kept = (mask & sharp).astype(np.uint8)
+        return kept if kept.any() else mask
 
     def _normalise_strokes(self, mask: np.ndarray, extent: int) -> np.ndarray:
         if self.stroke_ratio is None:
