@@ -151,7 +151,7 @@ def test_a_shadow_tip_touching_the_digit_is_left_out(held_out):
 def test_a_rim_reaching_in_from_the_border_does_not_join_the_digit(held_out):
     images, _ = held_out
     page, truth = paper_with_digit(images[1], at=(60, 180))
-    x, y, w, h = truth
+    x, y, _, h = truth
     # the dark rim of the table, from the frame's left border to just short of the digit
     cv2.rectangle(page, (0, y + h - 12), (x - 10, y + h - 4), 60.0, thickness=-1)
     crop = PRE.extract(page.astype(np.uint8))
