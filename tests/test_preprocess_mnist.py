@@ -203,6 +203,10 @@ def test_config_builds_it_and_rejects_bad_values():
     assert isinstance(pre, MnistPreprocessor)
     with pytest.raises(ValueError, match="polarity"):
         MnistPreprocessor(polarity="sideways")
+    with pytest.raises(ValueError, match=r"preprocess\.ink_level"):
+        MnistPreprocessor(ink_level=1.5)
+    with pytest.raises(ValueError, match=r"preprocess\.min_edge_sharpness"):
+        MnistPreprocessor(min_edge_sharpness=0)
 
 
 def test_deskew_keeps_the_mnist_form(held_out):

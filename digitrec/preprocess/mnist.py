@@ -123,6 +123,12 @@ class MnistPreprocessor:
             raise ValueError(f"preprocess.polarity must be one of {_POLARITIES}, got {polarity!r}")
         if not 0 < box <= size:
             raise ValueError(f"preprocess.box must be in (0, size={size}], got {box}")
+        if ink_level is not None and not 0 <= ink_level < 1:
+            raise ValueError(f"preprocess.ink_level must be in [0, 1) or null, got {ink_level}")
+        if min_edge_sharpness is not None and min_edge_sharpness <= 0:
+            raise ValueError(
+                f"preprocess.min_edge_sharpness must be positive or null, got {min_edge_sharpness}"
+            )
         self.size, self.box, self.work_size = int(size), int(box), int(work_size)
         self.polarity = polarity
         self.min_contrast = float(min_contrast)
@@ -404,11 +410,13 @@ class MnistPreprocessor:
         left, top = max(0, x1 - pad), max(0, y1 - pad)
         region = labels[top : y2 + pad, left : x2 + pad]
         mask = np.isin(region, [c.label for c in parts]).astype(np.uint8)
+        ink = ink8[top : y2 + pad, left : x2 + pad]
         if self.ink_level is not None:
-            mask = self._own_ink(mask, ink8[top : y2 + pad, left : x2 + pad])
+            mask = self._own_ink(mask, ink)
         if self.min_edge_sharpness is not None:
-            mask = self._without_shading(mask, ink8[top : y2 + pad, left : x2 + pad])
-            ys, xs = np.nonzero(mask)
+            mask = self._without_shading(mask, ink)
+        if self.ink_level is not None or self.min_edge_sharpness is not None:
+            ys, xs = np.nonzero(mask)  # the box of what is left
             x1, x2 = left + int(xs.min()), left + int(xs.max()) + 1
             y1, y2 = top + int(ys.min()), top + int(ys.max()) + 1
         mask_as_found = mask
