@@ -170,6 +170,16 @@ def test_a_blurred_pen_digit_keeps_its_loop():
     assert filled[12:16, 12:16].max() > out[12:16, 12:16].max()
 
 
+def test_a_tight_crop_mostly_covered_by_ink_keeps_its_polarity():
+    # a thick marker 1 cropped tightly: the ink covers most of the image, but not its border
+    image = np.full((170, 40), 225, np.uint8)
+    cv2.line(image, (25, 4), (15, 166), 30, thickness=24)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    assert (image < 128).mean() > 0.6
+    crop = PRE.extract(image)
+    assert crop is not None and crop.box[3] >= 0.9 * 170 and crop.box[2] <= 40
+
+
 def test_tight_crop_touching_the_border(held_out):
     images, _ = held_out
     big = 255 - cv2.resize(images[5], (300, 300), interpolation=cv2.INTER_CUBIC)

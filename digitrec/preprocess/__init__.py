@@ -12,7 +12,7 @@ from digitrec.preprocess.mnist import DigitCrop, MnistPreprocessor
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.
-VERSION = 7
+VERSION = 8
 
 __all__ = [
     "VERSION",

@@ -64,6 +64,8 @@ class _Component:
 
 # a camera never records pure black: the offset in ratios of tones (polarity)
 _BLACK_LEVEL = 64.0
+# the share of the image's border in the tone taken for the ground (polarity)
+_BORDER_WEIGHT = 0.3
 _SPECKLE_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # ruled lines are looked for at these tilts (degrees)
@@ -187,12 +189,18 @@ class MnistPreprocessor:
         """Is the ink darker than its ground? Judged on a downscaled (denoised) copy."""
         if self.polarity != "auto":
             return self.polarity == "dark_on_light"
-        # the ground (paper, board) is the median tone; the ink is whichever extreme departs
-        # further from it in contrast, i.e. in ratio (light multiplies what the page reflects,
-        # so a shadow over half the page must not outweigh the ink). The offset stands for the
-        # camera's black level and keeps a pure black ground (MNIST) finite.
-        tones = _quantiles(small, (0.001, 0.5, 0.999)).astype(np.float64)
-        low, ground, high = np.log(tones + _BLACK_LEVEL)
+        # the ground (paper, board) is the median tone, with the image's border weighing more
+        # (in a tight crop of a thick digit the ink may cover most of the image, but rarely most
+        # of its border); the ink is whichever extreme departs further from it in contrast, i.e.
+        # in ratio (light multiplies what the page reflects, so a shadow over half the page must
+        # not outweigh the ink). The offset stands for the camera's black level and keeps a
+        # pure black ground (MNIST) finite.
+        border = np.concatenate((small[0], small[-1], small[1:-1, 0], small[1:-1, -1]))
+        tones = np.bincount(small.ravel(), minlength=256) * ((1 - _BORDER_WEIGHT) / small.size)
+        tones += np.bincount(border, minlength=256) * (_BORDER_WEIGHT / border.size)
+        ground = float(np.searchsorted(np.cumsum(tones), 0.5))
+        low, high = _quantiles(small, (0.001, 0.999)).astype(np.float64)
+        low, ground, high = np.log(np.array([low, ground, high]) + _BLACK_LEVEL)
         return ground - low >= high - ground
 
     def _ink_map(self, gray: np.ndarray) -> np.ndarray:
@@ -232,8 +240,10 @@ class MnistPreprocessor:
         # pencil: never demand more than 25% contrast, never accept less than min_contrast
         threshold = max(self.min_contrast * 255, min(otsu, 0.25 * 255))
         mask = cv2.threshold(ink8, threshold, 1, cv2.THRESH_BINARY)[1]
-        if cv2.countNonZero(mask) > 0.5 * mask.size:
-            return None  # more "ink" than paper: no page with a digit on it
+        if cv2.countNonZero(mask) > 0.75 * mask.size:
+            # hardly any paper: no page with a digit on it (a tight crop of a thick digit may
+            # be more ink than paper, though)
+            return None
         if self.remove_lines:
             mask = self._without_ruled_lines(mask)
         # faint ink thresholds into speckles: a small closing joins them into strokes again
