@@ -3,9 +3,9 @@
 The steps, each robust to what webcams and phones do to paper:
 
 1. gray, and a working copy no larger than ``work_size`` (speed; the digit ends up 20 px anyway);
-2. ink polarity: the ground (paper, board) is the median tone, and the ink is whichever extreme
-   lies further from it in contrast (a ratio, so shadows do not count as ink): dark ink on paper
-   or light ink on a dark ground (MNIST, chalk);
+2. ink polarity: the ground (paper, board) is the median tone, the image's border weighing more,
+   and the ink is whichever extreme lies further from it in contrast (a ratio, so shadows do not
+   count as ink): dark ink on paper or light ink on a dark ground (MNIST, chalk);
 3. illumination: divide by an estimate of the paper (a morphological closing wider than any
    stroke, at quarter resolution), which removes gradients, vignetting, shadows and the table;
 4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
@@ -14,7 +14,9 @@ The steps, each robust to what webcams and phones do to paper:
    by a sparse Radon transform), a 3x3 closing that joins faint ink's speckles back into strokes,
    specks, and the bands a page edge or table leaves at the border;
 6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
-   the border, merged with nearby pieces of similar ink (broken strokes);
+   the border, merged with nearby pieces of similar ink (broken strokes) that do not reach in
+   from the border, re-thresholded at half its own ink strength, and rid of soft-edged shading
+   (a shadow's tip joined to a stroke);
 7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
    side fitted into ``box`` px keeping the aspect ratio (anti-aliased), padded to ``size`` and
    shifted so that the centre of mass is the centre. Optional deskew.
@@ -428,9 +430,8 @@ class MnistPreprocessor:
             mask = self._own_ink(mask, ink)
         if self.min_edge_sharpness is not None:
             mask = self._without_shading(mask, ink)
-        if self.ink_level is not None or self.min_edge_sharpness is not None:
-            bx, by, bw, bh = cv2.boundingRect(mask)  # the box of what is left
-            x1, x2, y1, y2 = left + bx, left + bx + bw, top + by, top + by + bh
+        bx, by, bw, bh = cv2.boundingRect(mask)  # the box of what is left
+        x1, x2, y1, y2 = left + bx, left + bx + bw, top + by, top + by + bh
         mask_as_found = mask
         extent = max(x2 - x1, y2 - y1)
         if extent > 4 * self.box:  # normalise strokes at 4x the output scale: same result, faster
@@ -469,9 +470,8 @@ class MnistPreprocessor:
         stroke width, the tip of a shadow that thresholding joined to a stroke does not. Each
         pixel is judged by the steepest ink slope next to the nearest pixel outside the mask,
         relative to its own ink strength (so faint pencil counts as much as a marker)."""
-        outside = mask.ravel() == 0
-        if not outside.any():
-            return mask
+        if cv2.countNonZero(mask) == mask.size:
+            return mask  # nothing outside to judge the edges by
         # 8x the ink's slope per pixel (Sobel), L1, at its steepest next to each pixel, and the
         # least of it that counts as sharp for each pixel's ink
         gx = cv2.convertScaleAbs(cv2.Sobel(ink8, cv2.CV_16S, 1, 0))
@@ -487,7 +487,7 @@ class MnistPreprocessor:
             mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
         )
         # DIST_LABEL_PIXEL numbers the outside pixels 1, 2, ... in row-major order
-        edge_steepness = steepness.ravel()[np.flatnonzero(outside)][nearest - 1]
+        edge_steepness = steepness.ravel()[np.flatnonzero(mask.ravel() == 0)][nearest - 1]
         sharp = edge_steepness >= least
         kept = (mask & sharp).astype(np.uint8)
         return kept if kept.any() else mask
