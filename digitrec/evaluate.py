@@ -6,7 +6,9 @@ Writes ``metrics.json`` (accuracy, per-digit precision/recall/F1, confusion matr
 
 from __future__ import annotations
 
+import csv
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +43,52 @@ def evaluate_folder(recognizer: Recognizer, root: str | Path) -> EvaluatedImages
     counts as an error (predicted "none").
     """
     index = scan_digit_folder(root)
-    labels, crops, thumbnails, sources = [], [], [], []
-    for relpath, label in zip(index.relpaths, index.labels, strict=True):
+    return evaluate_files(recognizer, index.root, index.relpaths, index.labels)
+
+
+def read_labels_csv(path: str | Path) -> tuple[list[str], list[int]]:
+    """The ``path`` and ``label`` columns of a CSV file listing labelled images (paths relative
+    to the CSV's folder; other columns are ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such labels file: {str(path)!r}")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise ValueError(f"{str(path)!r} needs a header with 'path' and 'label' columns")
+    relpaths, labels = [], []
+    for line, row in enumerate(rows, start=2):
+        label = (row["label"] or "").strip()
+        if not (label.isdigit() and len(label) == 1):
+            raise ValueError(f"{str(path)!r} line {line}: label {row['label']!r} is not 0-9")
+        relpaths.append(row["path"])
+        labels.append(int(label))
+    return relpaths, labels
+
+
+def evaluate_files(
+    recognizer: Recognizer, root: str | Path, relpaths: Sequence[str], labels: Sequence[int]
+) -> EvaluatedImages:
+    """Read the images ``root/<relpath>`` as photos and compare with their ``labels``.
+
+    Unreadable files are skipped with a warning naming them; an image where no digit is found
+    counts as an error (predicted "none").
+    """
+    kept_labels, crops, thumbnails, sources = [], [], [], []
+    for relpath, label in zip(relpaths, labels, strict=True):
         try:
-            image = read_image(index.root / relpath)
+            image = read_image(Path(root) / relpath)
         except ImageReadError as err:
             log.warning("skipped: %s", err)
             continue
         crop = recognizer.locate(image)
-        labels.append(label)
+        kept_labels.append(label)
         crops.append(crop)
         thumbnails.append(crop.image if crop is not None else _thumbnail(image))
         sources.append(relpath)
     predictions = recognizer.classify_crops(crops)
     return EvaluatedImages(
-        labels=np.asarray(labels, dtype=np.int64),
+        labels=np.asarray(kept_labels, dtype=np.int64),
         predicted=np.asarray([NO_DIGIT if p.digit is None else p.digit for p in predictions]),
         confidences=np.asarray([p.confidence for p in predictions]),
         images=np.stack(thumbnails) if thumbnails else np.zeros((0, 28, 28), np.uint8),
@@ -88,7 +121,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         cfg.model_path, device=cfg.get("device"), min_confidence=cfg.min_confidence
     )
     about: dict[str, Any] = {"model": str(cfg.model_path)}
-    if cfg.get("folder"):
+    if cfg.get("labels"):
+        relpaths, labels = read_labels_csv(cfg.labels)
+        result = evaluate_files(recognizer, Path(cfg.labels).parent, relpaths, labels)
+        about["data"] = f"labels {cfg.labels}"
+    elif cfg.get("folder"):
         result = evaluate_folder(recognizer, cfg.folder)
         about["data"] = f"folder {cfg.folder}"
     else:
@@ -98,8 +135,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
         # the split's images are preprocessed as in training; no augmentation or photo copies
         data_cfg.update(preprocess=recognizer.trained_preprocess_config, augment=None)
-        if "photo_copies" in data_cfg:
-            data_cfg["photo_copies"] = 0
+        for extra in ("photo_copies", "synthetic_per_digit"):  # training-only digits
+            if extra in data_cfg:
+                data_cfg[extra] = 0
         datamodule = instantiate(data_cfg, _recursive_=False)
         datamodule.prepare_data()
         datamodule.setup("test")

@@ -62,9 +62,14 @@ class PhotoRenderer:
         self.width, self.height, self.level = int(width), int(height), level
 
     def render(
-        self, digits: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+        self,
+        digits: Sequence[np.ndarray],
+        labels: Sequence[int],
+        rng: np.random.Generator,
+        gap: tuple[float, float] = (0.12, 0.35),
     ) -> RenderedFrame:
-        """Render ``digits`` (28x28 white-on-black arrays) as one written number."""
+        """Render ``digits`` (28x28 white-on-black arrays) as one written number, ``gap`` (a
+        range, in digit heights) apart: a negative gap makes neighbours touch or overlap."""
         w, h = self.width, self.height
         hard, medium = self.level == "hard", self.level in ("medium", "hard")
 
@@ -81,7 +86,7 @@ class PhotoRenderer:
             digit_h = int(rng.uniform(0.2, 0.4) * h)
         digit_h = max(digit_h, 16)
         alphas = [_ink_alpha(d, int(digit_h * rng.uniform(0.9, 1.1))) for d in digits]
-        gaps = [int(digit_h * rng.uniform(0.12, 0.35)) for _ in range(n - 1)]
+        gaps = [int(digit_h * rng.uniform(*gap)) for _ in range(n - 1)]
         total_w = sum(a.shape[1] for a in alphas) + sum(gaps)
         max_h = max(a.shape[0] for a in alphas)
         if total_w > 0.9 * w:  # shrink a long number to fit

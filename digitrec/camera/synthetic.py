@@ -10,6 +10,7 @@ from digitrec.camera.base import Camera, CameraError, Frame
 from digitrec.camera.render import LEVELS, PhotoRenderer
 from digitrec.data.embedded import load_embedded_digits
 from digitrec.data.split import Side, assign_sides
+from digitrec.synthesis import HandwritingSynthesizer, style_names
 
 _SPLITS = {"train": Side.TRAIN, "val": Side.VAL, "test": Side.TEST}
 
@@ -30,8 +31,20 @@ def embedded_digits_of_split(
     return images[keep], labels[keep]
 
 
+_SOURCES = ("embedded", "handwriting")
+
+
+def _left_out(style: str, wanted: list[str] | None) -> bool:
+    """Is ``style`` left out by the list of ``wanted`` styles (its digit named there, it not)?"""
+    if not wanted:
+        return False
+    digit = style.split("/")[0]
+    return style not in wanted and any(w.split("/")[0] == digit for w in wanted)
+
+
 class SyntheticCamera(Camera):
-    """Renders embedded handwritten digits as a webcam would see them (see ``PhotoRenderer``).
+    """Renders handwritten digits as a webcam would see them (see ``PhotoRenderer``): real
+    MNIST digits from the embedded data, or the handwriting synthesiser's drawings.
 
     Each frame knows its true digits (``Frame.labels``). After ``prompt(d)`` it shows digit ``d``
     (the guided capture asks the "writer" for each digit in turn); otherwise random digits.
@@ -42,6 +55,12 @@ class SyntheticCamera(Camera):
         split: which embedded digits to draw: ``train``, ``val``, ``test`` (held-out writers'
             digits, for benchmarks) or ``all``; split as ``data=embedded`` splits them.
         digits_per_frame: digits per frame (a written number), an int or ``[min, max]``.
+        source: ``embedded`` (MNIST writers) or ``handwriting`` (the synthesiser's styles,
+            drawn afresh from the camera's seed: never the drawings a training run made).
+        styles: with ``source=handwriting``, only these styles (``"<digit>/<name>"``; a digit
+            none of them names keeps all its styles); null: all.
+        gap: the space between the digits of a number as ``[min, max]`` fractions of the
+            digit height; negative values make neighbours touch or overlap.
         max_frames: end the stream after this many frames (None: endless).
         seed: random seed of the renderer (the same seed renders the same frames).
     """
@@ -56,12 +75,29 @@ class SyntheticCamera(Camera):
         max_frames: int | None = None,
         seed: int = 0,
         split_seed: int = 0,
+        source: str = "embedded",
+        styles: list[str] | None = None,
+        gap: tuple[float, float] = (0.12, 0.35),
     ) -> None:
         if level not in LEVELS:
             raise CameraError(f"camera.level must be one of {LEVELS}, got {level!r}")
+        if source not in _SOURCES:
+            raise CameraError(f"camera.source must be one of {_SOURCES}, got {source!r}")
+        if len(gap) != 2 or gap[0] > gap[1]:
+            raise CameraError(f"camera.gap must be [min, max] with min <= max, got {gap!r}")
         self.renderer = PhotoRenderer(width, height, level)
-        self.images, self.labels = embedded_digits_of_split(split, split_seed)
-        self.by_digit = [np.flatnonzero(self.labels == d) for d in range(10)]
+        self.gap = (float(gap[0]), float(gap[1]))
+        self.source = source
+        if source == "handwriting":
+            try:
+                self.handwriting = HandwritingSynthesizer(
+                    exclude=[s for s in style_names() if _left_out(s, styles)]
+                )
+            except ValueError as err:
+                raise CameraError(f"camera.styles: {err}") from None
+        else:
+            self.images, self.labels = embedded_digits_of_split(split, split_seed)
+            self.by_digit = [np.flatnonzero(self.labels == d) for d in range(10)]
         low, high = (
             (digits_per_frame, digits_per_frame)
             if isinstance(digits_per_frame, int)
@@ -72,7 +108,8 @@ class SyntheticCamera(Camera):
         self.digits_range = (int(low), int(high))
         self.max_frames, self.level, self.split, self.seed = max_frames, level, split, seed
         self.rng = np.random.default_rng(seed)
-        self.name = f"synthetic {level} ({split} digits, seed {seed})"
+        what = "synthesised handwriting" if source == "handwriting" else f"{split} digits"
+        self.name = f"synthetic {level} ({what}, seed {seed})"
         self._prompted: int | None = None
         self._index = 0
 
@@ -87,11 +124,19 @@ class SyntheticCamera(Camera):
             digits = [self._prompted]
         else:
             digits = [int(d) for d in self.rng.integers(0, 10, count)]
-        picks = [int(self.rng.choice(self.by_digit[d])) for d in digits]
-        rendered = self.renderer.render([self.images[i] for i in picks], digits, self.rng)
+        rendered = self.renderer.render(self._draw(digits), digits, self.rng, self.gap)
         frame = Frame(image=rendered.image, index=self._index, labels=rendered.labels)
         self._index += 1
         return frame
+
+    def _draw(self, digits: list[int]) -> list[np.ndarray]:
+        """A 28x28 drawing of each digit from the source."""
+        if self.source == "handwriting":
+            styles = self.handwriting.styles
+            return [
+                self.handwriting.draw(d, str(self.rng.choice(styles[d])), self.rng) for d in digits
+            ]
+        return [self.images[int(self.rng.choice(self.by_digit[d]))] for d in digits]
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -100,5 +145,6 @@ class SyntheticCamera(Camera):
             "height": self.renderer.height,
             "level": self.level,
             "split": self.split,
+            "source": self.source,
             "seed": self.seed,
         }

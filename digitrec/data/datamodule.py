@@ -24,6 +24,7 @@ from digitrec.data.batches import (
 from digitrec.data.cache import DigitTensors, load_or_build_cache
 from digitrec.data.embedded import write_embedded_digits
 from digitrec.data.folder import scan_digit_folder
+from digitrec.data.handwriting import load_or_draw_handwriting
 from digitrec.data.photo import load_or_render_photo_copies
 from digitrec.data.split import Side, assign_sides
 from digitrec.preprocess.config import preprocess_config_dict
@@ -206,9 +207,18 @@ class FolderDataModule(DigitDataModule):
         max_bad_fraction: float = 0.05,
         photo_copies: int = 0,
         photo_levels: tuple[str, ...] = ("medium", "hard"),
+        synthetic_per_digit: int = 0,
+        synthetic_exclude: tuple[str, ...] = (),
         **common: Any,
     ) -> None:
         super().__init__(**common)
+        if synthetic_per_digit < 0 or photo_copies < 0:
+            raise ValueError(
+                "data.synthetic_per_digit and data.photo_copies must be >= 0, "
+                f"got {synthetic_per_digit} and {photo_copies}"
+            )
+        self.synthetic_per_digit = int(synthetic_per_digit)
+        self.synthetic_exclude = tuple(synthetic_exclude)
         self.photo_copies = int(photo_copies)
         self.photo_levels = tuple(photo_levels)
         self.root = Path(root)
@@ -216,7 +226,7 @@ class FolderDataModule(DigitDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root.parent / "cache"
         self.max_bad_fraction = max_bad_fraction
         self._prepared: DigitTensors | None = None
-        self._prepared_photos: tuple[Tensor, Tensor] | None = None
+        self._prepared_extra: tuple[Tensor, Tensor] | None = None
 
     def describe(self) -> str:
         return f"data.root={str(self.root)!r}"
@@ -228,8 +238,7 @@ class FolderDataModule(DigitDataModule):
     def prepare_data(self) -> None:
         # kept for setup() in this process; other DDP processes load the cache files instead
         self._prepared = self._tensors()
-        if self.photo_copies:
-            self._prepared_photos = self._photo_copies(self._prepared)
+        self._prepared_extra = self._training_extras(self._prepared)
 
     def _sides(self, tensors: DigitTensors) -> Tensor:
         sides = assign_sides(
@@ -241,18 +250,34 @@ class FolderDataModule(DigitDataModule):
         )
         return torch.from_numpy(sides)
 
-    def _photo_copies(self, tensors: DigitTensors) -> tuple[Tensor, Tensor]:
-        """Synthetic photos of the training images only (never of val or test images)."""
-        train = self._sides(tensors) == Side.TRAIN
-        return load_or_render_photo_copies(
-            tensors.images[train],
-            tensors.labels[train],
-            self.photo_copies,
-            self.photo_levels,
-            self.preprocess,
-            self.cache_dir,
-            self.seed,
-        )
+    def _training_extras(self, tensors: DigitTensors) -> tuple[Tensor, Tensor]:
+        """Digits only ever trained on: synthetic handwriting (``synthetic_per_digit``) and
+        synthetic photos (``photo_copies``) of the training images and of those digits, never
+        of a validation or test image."""
+        images = tensors.images[:0]
+        labels = tensors.labels[:0]
+        if self.synthetic_per_digit:
+            images, labels = load_or_draw_handwriting(
+                self.synthetic_per_digit,
+                self.synthetic_exclude,
+                self.preprocess,
+                self.cache_dir,
+                self.seed,
+            )
+        if self.photo_copies:
+            train = self._sides(tensors) == Side.TRAIN
+            photo_images, photo_labels = load_or_render_photo_copies(
+                torch.cat([tensors.images[train], images]),
+                torch.cat([tensors.labels[train], labels]),
+                self.photo_copies,
+                self.photo_levels,
+                self.preprocess,
+                self.cache_dir,
+                self.seed,
+            )
+            images = torch.cat([images, photo_images])
+            labels = torch.cat([labels, photo_labels])
+        return images, labels
 
     def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
         tensors = self._prepared or self._tensors()
@@ -263,15 +288,15 @@ class FolderDataModule(DigitDataModule):
                 len(tensors.skipped),
                 self.root,
             )
-        images, labels, sides = tensors.images, tensors.labels, self._sides(tensors)
-        if self.photo_copies:
-            photo_images, photo_labels = self._prepared_photos or self._photo_copies(tensors)
-            self._prepared_photos = None
-            images = torch.cat([images, photo_images])
-            labels = torch.cat([labels, photo_labels])
-            train = torch.full((len(photo_labels),), int(Side.TRAIN), dtype=sides.dtype)
-            sides = torch.cat([sides, train])
-        return images, labels, sides
+        extra_images, extra_labels = self._prepared_extra or self._training_extras(tensors)
+        self._prepared_extra = None
+        sides = self._sides(tensors)
+        train = torch.full((len(extra_labels),), int(Side.TRAIN), dtype=sides.dtype)
+        return (
+            torch.cat([tensors.images, extra_images]),
+            torch.cat([tensors.labels, extra_labels]),
+            torch.cat([sides, train]),
+        )
 
 
 class EmbeddedDataModule(FolderDataModule):

@@ -19,6 +19,7 @@ from rich.progress import track
 from digitrec.camera.render import PhotoRenderer
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.tensor_cache import load_or_build_tensors
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +104,10 @@ def load_or_render_photo_copies(
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     path = Path(cache_dir) / f"photos-{digest.hexdigest()[:20]}.pt"
-    if path.is_file():
-        try:
-            stored = torch.load(path, weights_only=True)
-            return stored["images"], stored["labels"]
-        except Exception as err:
-            log.warning("rebuilding damaged cache %s: %s", path, err)
-    out = render_photo_copies(images, labels, copies, levels, preprocess, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"images": out[0], "labels": out[1]}, tmp)
-    tmp.replace(path)
-    return out
+
+    def build() -> dict[str, torch.Tensor]:
+        out = render_photo_copies(images, labels, copies, levels, preprocess, seed)
+        return {"images": out[0], "labels": out[1]}
+
+    stored = load_or_build_tensors(path, build)
+    return stored["images"], stored["labels"]

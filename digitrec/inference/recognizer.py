@@ -17,6 +17,7 @@ from digitrec.checkpoint import CheckpointError, first_line, net_from_checkpoint
 from digitrec.config import config_dir
 from digitrec.data.images import read_image
 from digitrec.inference.backends import DigitClassifierBackend, OnnxBackend, TorchBackend
+from digitrec.inference.numbers import choose_pieces
 from digitrec.preprocess import DigitCrop, build_preprocessor
 from digitrec.preprocess.config import preprocess_config_dict
 
@@ -268,12 +269,18 @@ class Recognizer:
         return self.classify_crops([self.locate(image) for image in images])
 
     def read(self, image: np.ndarray | str | Path) -> Reading:
-        """Read a written number: its digits left to right."""
-        if hasattr(self.preprocessor, "segment"):
-            crops = self.preprocessor.segment(_as_array(image))
+        """Read a written number: its digits left to right. Digits whose strokes touch are cut
+        apart where the net reads the pieces best (:func:`choose_pieces`)."""
+        if hasattr(self.preprocessor, "segment_runs"):
+            runs = self.preprocessor.segment_runs(_as_array(image))
+            reads = [read for pieces in choose_pieces(runs, self.probabilities) for read in pieces]
+            predictions = tuple(self._prediction(p, crop.box) for crop, p in reads)
         else:
-            crops = [crop] if (crop := self.locate(image)) is not None else []
-        predictions = tuple(self.classify_crops(crops))
+            if hasattr(self.preprocessor, "segment"):
+                crops = self.preprocessor.segment(_as_array(image))
+            else:
+                crops = [crop] if (crop := self.locate(image)) is not None else []
+            predictions = tuple(self.classify_crops(crops))
         text = "".join("?" if p.digit is None else str(p.digit) for p in predictions)
         return Reading(text=text, digits=predictions)
 

@@ -8,7 +8,7 @@ no digit. The same objects serve the DataModule's cache, capture previews and in
 
 from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
 from digitrec.preprocess.config import build_preprocessor
-from digitrec.preprocess.mnist import DigitCrop, MnistPreprocessor
+from digitrec.preprocess.mnist import DigitCrop, InkRun, MnistPreprocessor
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.
@@ -18,6 +18,7 @@ __all__ = [
     "VERSION",
     "DigitCrop",
     "GuidePreprocessor",
+    "InkRun",
     "MnistFormCheck",
     "MnistPreprocessor",
     "build_preprocessor",

@@ -26,7 +26,8 @@ The steps, each robust to what webcams and phones do to paper:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +44,29 @@ class DigitCrop:
 
     box: tuple[int, int, int, int]
     image: np.ndarray
+
+
+@dataclass(frozen=True)
+class InkRun:
+    """A run of ink in a written number: one digit, or several whose strokes touch.
+
+    ``whole`` is the run read as one digit; ``cuts`` are the columns (of the run's own mask,
+    its left and right edges included) where it may be cut into digits, empty for a run
+    too narrow to hold two. :meth:`piece` renders the ink between two of them.
+    """
+
+    whole: DigitCrop
+    cuts: tuple[int, ...]
+    height: int
+    _mask: np.ndarray = field(repr=False)
+    _origin: tuple[int, int, float] = field(repr=False)
+    _render: Callable[[np.ndarray, int, int, float], DigitCrop] = field(repr=False)
+
+    def piece(self, start: int, end: int) -> DigitCrop:
+        """The digit between ``cuts[start]`` and ``cuts[end]``."""
+        left, top, scale = self._origin
+        a, b = self.cuts[start], self.cuts[end]
+        return self._render(self._mask[:, a:b], left + a, top, scale)
 
 
 @dataclass
@@ -73,6 +97,12 @@ _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # ruled lines are looked for at these tilts (degrees)
 _LINE_ANGLES = np.arange(-15, 16, 3)
 _LINE_SLOPES = np.tan(np.deg2rad(_LINE_ANGLES))
+# a run of ink narrower than this fraction of its height holds one digit: it is never cut
+_MIN_RUN_ASPECT = 0.75
+# no digit cut from a run is narrower than this fraction of the run's height
+_MIN_PIECE_WIDTH = 0.2
+# at most this many places to cut one run are tried (the lowest ink columns)
+_MAX_CUTS = 6
 # a digit whose rim is soft on more than this fraction has shading joined to it
 _SOFT_RIM_ALLOWED = 0.1
 
@@ -168,9 +198,38 @@ class MnistPreprocessor:
         groups = self._group_columns(components)
         if not groups:
             return []
+        return [self._render(labels, ink8, g, scale) for g in self._digit_groups(groups)]
+
+    def segment_runs(self, image: np.ndarray) -> list[InkRun]:
+        """Like :meth:`segment`, each run of ink with the places where it may be cut into
+        touching digits (a reader chooses the cuts: see ``Recognizer.read``)."""
+        found = self._ink_components(image)
+        if found is None:
+            return []
+        ink8, labels, components, scale = found
+        groups = self._group_columns(components)
+        runs = []
+        for group in self._digit_groups(groups):
+            mask, left, top = self._digit_mask(labels, ink8, group)
+            bx, _, bw, bh = cv2.boundingRect(mask)
+            cuts = _cut_candidates(mask[:, bx : bx + bw], bh)
+            runs.append(
+                InkRun(
+                    whole=self._mnist_crop(mask, left, top, scale),
+                    cuts=tuple(bx + c for c in cuts),
+                    height=bh,
+                    _mask=mask,
+                    _origin=(left, top, scale),
+                    _render=self._mnist_crop,
+                )
+            )
+        return runs
+
+    @staticmethod
+    def _digit_groups(groups: list[list[_Component]]) -> list[list[_Component]]:
+        """The groups tall enough to be digits of the number (not its specks or dashes)."""
         tallest = max(max(c.y2 for c in g) - min(c.y for c in g) for g in groups)
-        digits = [g for g in groups if max(c.y2 for c in g) - min(c.y for c in g) >= 0.35 * tallest]
-        return [self._render(labels, ink8, g, scale) for g in digits]
+        return [g for g in groups if max(c.y2 for c in g) - min(c.y for c in g) >= 0.35 * tallest]
 
     # ------------------------------------------------------------------------------- the steps
     def _working_gray(self, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -416,6 +475,14 @@ class MnistPreprocessor:
     def _render(
         self, labels: np.ndarray, ink8: np.ndarray, parts: list[_Component], scale: float
     ) -> DigitCrop:
+        mask, left, top = self._digit_mask(labels, ink8, parts)
+        return self._mnist_crop(mask, left, top, scale)
+
+    def _digit_mask(
+        self, labels: np.ndarray, ink8: np.ndarray, parts: list[_Component]
+    ) -> tuple[np.ndarray, int, int]:
+        """The ink of ``parts`` (re-thresholded at their own ink, shading dropped) as a 0/1
+        mask of the region around them, and the region's top-left corner."""
         x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
         x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
         pad = max(2, (max(x2 - x1, y2 - y1)) // 8)
@@ -430,6 +497,11 @@ class MnistPreprocessor:
             mask = self._own_ink(mask, ink)
         if self.min_edge_sharpness is not None:
             mask = self._without_shading(mask, ink)
+        return mask, left, top
+
+    def _mnist_crop(self, mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
+        """MNIST's form of the digit in ``mask`` (whose top-left is at ``left, top`` of the
+        working image) and its box in the input's pixels."""
         bx, by, bw, bh = cv2.boundingRect(mask)  # the box of what is left
         x1, x2, y1, y2 = left + bx, left + bx + bw, top + by, top + by + bh
         mask_as_found = mask
@@ -528,19 +600,52 @@ class MnistPreprocessor:
         return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if len(xs) else mask
 
     def _fit_and_centre(self, mask: np.ndarray) -> np.ndarray:
-        h, w = mask.shape
-        factor = self.box / max(h, w)
-        new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
-        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-        digit = cv2.resize(mask, (new_w, new_h), interpolation=interpolation)
-        m = cv2.moments(digit)
-        if m["m00"] <= 0:
-            cx, cy = new_w / 2, new_h / 2
-        else:
-            cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-        # translate so that the centre of mass lands on the output's centre
-        shift = np.float32([[1, 0, self.size / 2 - cx - 0.5], [0, 1, self.size / 2 - cy - 0.5]])
-        canvas = np.zeros((self.size, self.size), np.float32)
-        canvas[:new_h, :new_w] = digit[: self.size, : self.size]
-        moved = cv2.warpAffine(canvas, shift, (self.size, self.size), flags=cv2.INTER_LINEAR)
-        return np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return fit_and_centre(mask, self.size, self.box)
+
+
+def _cut_candidates(mask: np.ndarray, height: int) -> tuple[int, ...]:
+    """Columns of a run of ink (``mask``, cropped to its columns) where touching digits may be
+    cut: the left edge, the lowest minima of its ink per column, the right edge. A run too
+    narrow for two digits gets none."""
+    width = mask.shape[1]
+    if width < _MIN_RUN_ASPECT * height:
+        return ()
+    margin = max(1, round(_MIN_PIECE_WIDTH * height))
+    window = max(1, height // 12)
+    ink = np.convolve(mask.sum(axis=0, dtype=np.float64), np.ones(window) / window, "same")
+    inner = np.arange(margin, width - margin)
+    if len(inner) == 0:
+        return ()
+    # local minima of the ink profile, weakest first; equal cuts stand in where there are none
+    is_minimum = (ink[inner] <= ink[inner - 1]) & (ink[inner] <= ink[inner + 1])
+    ranked = sorted(inner[is_minimum].tolist(), key=lambda x: ink[x])
+    ranked += [round(width * f) for f in (1 / 2, 1 / 3, 2 / 3)]
+    chosen: list[int] = []
+    for x in ranked:
+        if margin <= x <= width - margin and all(abs(x - c) >= margin for c in chosen):
+            chosen.append(x)
+        if len(chosen) == _MAX_CUTS:
+            break
+    return (0, *sorted(chosen), width)
+
+
+def fit_and_centre(mask: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:
+    """MNIST's form of a cropped digit (``mask``: ink in [0, 1], tight around the digit): the
+    longest side fitted into ``box`` px keeping the aspect ratio, on a ``size`` x ``size``
+    black ``uint8`` canvas, shifted so that the centre of mass is the centre."""
+    h, w = mask.shape
+    factor = box / max(h, w)
+    new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    digit = cv2.resize(mask, (new_w, new_h), interpolation=interpolation)
+    m = cv2.moments(digit)
+    if m["m00"] <= 0:
+        cx, cy = new_w / 2, new_h / 2
+    else:
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    # translate so that the centre of mass lands on the output's centre
+    shift = np.float32([[1, 0, size / 2 - cx - 0.5], [0, 1, size / 2 - cy - 0.5]])
+    canvas = np.zeros((size, size), np.float32)
+    canvas[:new_h, :new_w] = digit[:size, :size]
+    moved = cv2.warpAffine(canvas, shift, (size, size), flags=cv2.INTER_LINEAR)
+    return np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,74 @@
+"""Training digits from the handwriting synthesiser, preprocessed as the folder's images are."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from digitrec.preprocess import VERSION as PREPROCESS_VERSION
+from digitrec.preprocess import build_preprocessor
+from digitrec.synthesis import HandwritingSynthesizer
+from digitrec.synthesis.handwriting import VERSION as HANDWRITING_VERSION
+from digitrec.utils.tensor_cache import load_or_build_tensors
+
+log = logging.getLogger(__name__)
+
+
+def draw_handwriting(
+    per_digit: int, exclude: Sequence[str], preprocess: Mapping[str, Any], seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """``per_digit`` synthetic drawings of every digit (styles in ``exclude`` left out), brought
+    through ``preprocess`` exactly as an image file of the folder would be; drawings in which
+    the preprocessing finds no digit are dropped."""
+    images, labels, _styles = HandwritingSynthesizer(exclude=exclude).sample(per_digit, seed)
+    preprocessor = build_preprocessor(preprocess)
+    digits = [preprocessor(image) for image in images]
+    kept = [k for k, digit in enumerate(digits) if digit is not None]
+    if len(kept) < len(digits):
+        log.info(
+            "no digit found in %d of %d synthetic drawings (dropped)",
+            len(digits) - len(kept),
+            len(digits),
+        )
+    if not kept:
+        return torch.zeros((0, *images.shape[1:]), dtype=torch.uint8), torch.zeros(
+            0, dtype=torch.long
+        )
+    return (
+        torch.from_numpy(np.stack([digits[k] for k in kept])),
+        torch.from_numpy(labels[kept]),
+    )
+
+
+def load_or_draw_handwriting(
+    per_digit: int,
+    exclude: Sequence[str],
+    preprocess: Mapping[str, Any],
+    cache_dir: str | Path,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """:func:`draw_handwriting`, cached by every setting and the code versions."""
+    settings = {
+        "per_digit": per_digit,
+        "exclude": sorted(exclude),
+        "preprocess": dict(preprocess),
+        "preprocess_code": PREPROCESS_VERSION,
+        "handwriting_code": HANDWRITING_VERSION,
+        "seed": seed,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+    def build() -> dict[str, Tensor]:
+        images, labels = draw_handwriting(per_digit, exclude, preprocess, seed)
+        return {"images": images, "labels": labels}
+
+    stored = load_or_build_tensors(Path(cache_dir) / f"handwriting-{digest}.pt", build)
+    return stored["images"], stored["labels"]
