@@ -106,3 +106,36 @@ def cfg_overrides(cfg) -> list[str]:
         f"paths.data_dir={cfg.paths.data_dir}",
         f"paths.output_dir={cfg.paths.output_dir}",
     ]
+
+
+def test_eval_command_on_a_labels_csv(photo_checkpoint, tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "writer_a").mkdir(parents=True)
+    frames = list(SyntheticCamera(level="clean", max_frames=6, seed=43))
+    rows = ["path,label,kind"]
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(photos / "writer_a" / f"{i}.png"), frame.image)
+        rows.append(f"writer_a/{i}.png,{frame.labels[0]},clean photo")
+    (photos / "labels.csv").write_text("\n".join(rows) + "\n")
+    done = run_script(
+        "evaluate.py", tmp_path, f"model_path={photo_checkpoint}", f"labels={photos / 'labels.csv'}"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    recognizer = Recognizer.from_checkpoint(photo_checkpoint)
+    right = sum(recognizer.predict(f.image).digit == f.labels[0] for f in frames)
+    assert report["count"] == 6 and report["accuracy"] == pytest.approx(right / 6)
+
+
+def test_labels_csv_errors_name_the_file_and_line(tmp_path):
+    from digitrec.evaluate import read_labels_csv
+
+    bad = tmp_path / "labels.csv"
+    bad.write_text("path,label\na.png,7\nb.png,seven\n")
+    with pytest.raises(ValueError, match=r"labels\.csv' line 3: label 'seven' is not 0-9"):
+        read_labels_csv(bad)
+    bad.write_text("file,digit\na.png,7\n")
+    with pytest.raises(ValueError, match="'path' and 'label' columns"):
+        read_labels_csv(bad)
+    with pytest.raises(FileNotFoundError, match="no such labels file"):
+        read_labels_csv(tmp_path / "missing.csv")

@@ -1,0 +1,64 @@
+"""Numbers whose digits touch: runs of ink are cut where the net reads the pieces best, and a
+clear single digit is never cut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitrec.camera.synthetic import SyntheticCamera
+from digitrec.inference import Recognizer
+from digitrec.preprocess import MnistPreprocessor
+
+PRE = MnistPreprocessor()
+
+
+@pytest.fixture(scope="module")
+def recognizer(photo_checkpoint):
+    return Recognizer.from_checkpoint(photo_checkpoint)
+
+
+def touching_pairs(count: int, seed: int = 3):
+    camera = SyntheticCamera(
+        level="clean", digits_per_frame=2, gap=(-0.2, -0.1), seed=seed, max_frames=count
+    )
+    return list(camera.frames())
+
+
+def test_a_narrow_run_has_no_cuts_and_a_wide_one_does():
+    single = SyntheticCamera(level="clean", seed=1, max_frames=10)
+    for frame in single.frames():
+        for run in PRE.segment_runs(frame.image):
+            width = run.cuts[-1] - run.cuts[0] if run.cuts else 0
+            assert not run.cuts or width >= 0.75 * run.height
+    wide = [run for f in touching_pairs(10) for run in PRE.segment_runs(f.image) if run.cuts]
+    assert len(wide) >= 7
+    for run in wide:
+        assert list(run.cuts) == sorted(run.cuts) and len(run.cuts) >= 3
+        middle = run.piece(1, len(run.cuts) - 1)
+        assert middle.image.shape == (28, 28) and middle.box[0] > run.whole.box[0]
+
+
+def test_touching_pairs_are_split_and_read(recognizer):
+    # the pairs whose ink touches: one run, which reading it whole gets wrong
+    frames = [f for f in touching_pairs(40) if len(PRE.segment(f.image)) == 1]
+    assert len(frames) >= 15
+    read = [recognizer.read(f.image).text for f in frames]
+    truth = ["".join(map(str, f.labels)) for f in frames]
+    assert sum(len(r) == 2 for r in read) >= 0.25 * len(frames)
+    assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 0.2 * len(frames)
+
+
+def test_clear_single_digits_and_spaced_numbers_are_not_cut(recognizer):
+    singles = SyntheticCamera(level="clean", seed=5, max_frames=30)
+    assert sum(len(recognizer.read(f.image).text) == 1 for f in singles.frames()) >= 29
+    spaced = SyntheticCamera(level="clean", digits_per_frame=[3, 5], seed=6, max_frames=20)
+    lengths = [(len(recognizer.read(f.image).text), len(f.labels)) for f in spaced.frames()]
+    assert sum(a == b for a, b in lengths) >= 19
+
+
+def test_read_boxes_stay_left_to_right(recognizer):
+    for frame in touching_pairs(10, seed=8):
+        xs = [p.box[0] for p in recognizer.read(frame.image).digits]
+        assert xs == sorted(xs)
+    assert np.all([p.box is not None for p in recognizer.read(frame.image).digits])
