@@ -57,7 +57,11 @@ def choose_pieces(
                     spans.append((k, i, j))
     if not spans:
         return choices
-    pieces = [runs[k].piece(i, j) for k, i, j in spans]
+    cut = [(span, runs[span[0]].piece(*span[1:])) for span in spans]
+    spans = [span for span, piece in cut if piece is not None]
+    pieces = [piece for _, piece in cut if piece is not None]
+    if not pieces:
+        return choices
     piece_probabilities = probabilities(np.stack([p.image for p in pieces]))
     by_run: dict[int, dict[tuple[int, int], Read]] = {}
     for (k, i, j), piece, p in zip(spans, pieces, piece_probabilities, strict=True):

@@ -62,11 +62,12 @@ class InkRun:
     _origin: tuple[int, int, float] = field(repr=False)
     _render: Callable[[np.ndarray, int, int, float], DigitCrop] = field(repr=False)
 
-    def piece(self, start: int, end: int) -> DigitCrop:
-        """The digit between ``cuts[start]`` and ``cuts[end]``."""
+    def piece(self, start: int, end: int) -> DigitCrop | None:
+        """The digit between ``cuts[start]`` and ``cuts[end]`` (None: no ink there)."""
         left, top, scale = self._origin
         a, b = self.cuts[start], self.cuts[end]
-        return self._render(self._mask[:, a:b], left + a, top, scale)
+        ink = self._mask[:, a:b]
+        return self._render(ink, left + a, top, scale) if ink.any() else None
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 from digitrec.preprocess.mnist import fit_and_centre
 
 # part of every cache key of synthetic training digits: bump it whenever the drawings change
-VERSION = 1
+VERSION = 2
 
 Stroke = np.ndarray  # (n, 2) control points (x, y) in the unit box
 Points = list[tuple[float, float]]
@@ -32,6 +32,8 @@ Points = list[tuple[float, float]]
 # drawn at this many pixels per unit of height before MNIST's 20 px box (anti-aliasing)
 _CANVAS_HEIGHT = 80
 _MARGIN = 24
+# every digit but a 1 is at least this wide for its height
+_MIN_ASPECT = 0.3
 
 
 def _arc(
@@ -151,8 +153,10 @@ def _three_flat(rng: np.random.Generator) -> list[Points]:
 
 def _four_closed(rng: np.random.Generator) -> list[Points]:
     stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.58, 0.72)
+    # the bar may end just past the stem (then the 4 is nearly a triangle on a stick)
+    end = stem + rng.uniform(0.05, 0.4)
     return [
-        [(stem, 0.0), *_corner((0.0, bar)), (1.0, bar)],
+        [(stem, 0.0), *_corner((0.0, bar)), (end, bar)],
         [(stem, 0.02), (stem, 1.0)],
     ]
 
@@ -160,8 +164,9 @@ def _four_closed(rng: np.random.Generator) -> list[Points]:
 def _four_open(rng: np.random.Generator) -> list[Points]:
     stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.5, 0.65)
     left = rng.uniform(0.0, 0.25)
+    end = stem + rng.uniform(0.05, 0.4)
     return [
-        [(left + rng.uniform(0.05, 0.2), 0.0), *_corner((left, bar)), (1.0, bar)],
+        [(left + rng.uniform(0.05, 0.2), 0.0), *_corner((left, bar)), (end, bar)],
         [(stem, 0.0), (stem, 1.0)],
     ]
 
@@ -340,6 +345,16 @@ def _catmull_rom(points: np.ndarray, samples_per_span: int = 12) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _at_least_as_wide(strokes: list[Stroke], aspect: float) -> list[Stroke]:
+    """Stretch the strokes sideways (about their middle) to ``aspect`` x their height at least."""
+    points = np.concatenate(strokes)
+    width, height = np.ptp(points[:, 0]), np.ptp(points[:, 1])
+    if width >= aspect * height or width == 0:
+        return strokes
+    middle, factor = points[:, 0].mean(), aspect * height / width
+    return [np.stack([(s[:, 0] - middle) * factor + middle, s[:, 1]], axis=1) for s in strokes]
+
+
 def _lay_ink(canvas: np.ndarray, path: np.ndarray, radius: np.ndarray) -> None:
     """Draw a pen of ``radius`` (per point, px) along ``path`` (px) onto ``canvas``."""
     shift = 4  # sub-pixel precision of OpenCV's drawing (1/16 px)
@@ -412,7 +427,10 @@ class HandwritingSynthesizer:
         if style not in STYLES[digit]:
             raise ValueError(f"digit {digit} has no style {style!r}; it has {list(STYLES[digit])}")
         strokes = [np.asarray(s, np.float64) for s in STYLES[digit][style](rng)]
-        strokes = self._pen_lifts(self._shape(strokes, rng), rng)
+        strokes = self._shape(strokes, rng)
+        if digit != 1:  # only a 1 may be a bare line: a narrower 0 would be read as one
+            strokes = _at_least_as_wide(strokes, _MIN_ASPECT)
+        strokes = self._pen_lifts(strokes, rng)
         return self._ink(strokes, rng)
 
     def sample(
