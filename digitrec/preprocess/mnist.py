@@ -11,10 +11,13 @@ The steps, each robust to what webcams and phones do to paper:
 4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
    table edges) and never below ``min_contrast`` (a blank or uniform frame has no ink: "no digit");
 5. clean-up: ruled lines (straight runs across most of the width, tilted up to 15 degrees, found
-   by a sparse Radon transform), a 3x3 closing that joins faint ink's speckles back into strokes,
-   specks, and the bands a page edge or table leaves at the border;
+   by a sparse Radon transform on 4x4 cells that count any ink, so lines thinner than a pixel
+   at the analysis size are found too; a line between two tried tilts or slightly bowed may
+   straddle two rows), and on a ruled page the grid's columns too; a 3x3 closing that joins
+   faint ink's speckles back into strokes, specks, and the bands a page edge or table leaves at
+   the border;
 6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
-   the border, merged with nearby pieces of similar ink (broken strokes) that do not reach in
+   the border (never one cut by two borders at a corner: the table), merged with nearby pieces of similar ink (broken strokes) that do not reach in
    from the border, re-thresholded at half its own ink strength, and rid of soft-edged shading
    (a shadow's tip joined to a stroke);
 7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
@@ -104,6 +107,7 @@ _MIN_RUN_ASPECT = 0.75
 _MIN_PIECE_WIDTH = 0.2
 # at most this many places to cut one run are tried (the lowest ink columns)
 _MAX_CUTS = 6
+_LINE_BAND = np.ones((3, 1), np.uint8)
 # a digit whose rim is soft on more than this fraction has shading joined to it
 _SOFT_RIM_ALLOWED = 0.1
 
@@ -307,7 +311,10 @@ class MnistPreprocessor:
             # be more ink than paper, though)
             return None
         if self.remove_lines:
-            mask = self._without_ruled_lines(mask)
+            mask, ruled = self._without_ruled_lines(mask)
+            if ruled:  # squared paper: its columns are lines too
+                columns, _ = self._without_ruled_lines(np.ascontiguousarray(mask.T))
+                mask = np.ascontiguousarray(columns.T)
         # faint ink thresholds into speckles: a small closing joins them into strokes again
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _SPECKLE_CLOSING)
         _count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
@@ -338,7 +345,10 @@ class MnistPreprocessor:
         """The tilt (degrees) of ruled lines in ``mask``, or None when there are none: the shear
         (from -15 to 15 degrees) whose rows best hold runs of ink across most of the width."""
         h, w = mask.shape
-        small = cv2.resize(mask, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+        # any ink in a 4x4 cell marks it (averaging a 0/1 mask would round thin lines away)
+        small = cv2.resize(
+            mask * 255, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA
+        )
         small = (small > 0).astype(np.uint8)
         sw = small.shape[1]
         ys, xs = np.nonzero(small)
@@ -350,7 +360,10 @@ class MnistPreprocessor:
         span = int(offsets.max()) + 1
         offsets += np.arange(len(_LINE_SLOPES))[:, None] * span
         counts = np.bincount(offsets.ravel(), minlength=len(_LINE_SLOPES) * span)
-        full_rows = (counts.reshape(len(_LINE_SLOPES), span) >= 0.7 * sw).sum(axis=1)
+        counts = counts.reshape(len(_LINE_SLOPES), span)
+        # a line between two tried tilts (or bowed a little) straddles two neighbouring rows
+        counts[:, 1:] += counts[:, :-1].copy()
+        full_rows = (counts >= 0.7 * sw).sum(axis=1)
         best = int(np.argmax(full_rows))
         return float(_LINE_ANGLES[best]) if full_rows[best] > 0 else None
 
@@ -367,29 +380,32 @@ class MnistPreprocessor:
         return cv2.warpAffine(image, matrix, (w, out_h), flags=cv2.INTER_NEAREST), offset
 
     @classmethod
-    def _without_ruled_lines(cls, mask: np.ndarray) -> np.ndarray:
+    def _without_ruled_lines(cls, mask: np.ndarray) -> tuple[np.ndarray, bool]:
         """Remove ruled lines (straight runs across 70% of the width at any tilt up to 15
-        degrees), then re-join the strokes they crossed."""
+        degrees), then re-join the strokes they crossed; and say whether there were any."""
         h, w = mask.shape
         if w < 64:
-            return mask
+            return mask, False
         angle = cls._line_angle(mask)
         if angle is None:
-            return mask
+            return mask, False
         slope = np.tan(np.deg2rad(angle))
         level, offset = cls._shear(mask, slope)
         run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(0.5 * w), 1))
-        lines = cv2.morphologyEx(level, cv2.MORPH_OPEN, run)
+        # a line between two tried tilts (or bowed) drifts by a row or two across the page: its
+        # run is looked for in a band three rows high
+        band = cv2.dilate(level, _LINE_BAND)
+        lines = cv2.morphologyEx(band, cv2.MORPH_OPEN, run) & level
         rows = np.flatnonzero(lines.any(axis=1))
         if len(rows) == 0:
-            return mask
+            return mask, False
         breaks = np.flatnonzero(np.diff(rows) > 1)
         thickness = int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
         cleaned = level & (1 - lines)
         bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, max(1, h // 4))))
         cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
         back = np.float32([[1, 0, 0], [slope, 1, -offset]])
-        return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
+        return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST), True
 
     @staticmethod
     def _is_border_band(x: int, y: int, cw: int, ch: int, w: int, h: int) -> bool:
@@ -425,7 +441,11 @@ class MnistPreprocessor:
             return c.area * (1.0 - 0.6 * distance) * c.ink**2 * (0.25 if touches(c) else 1.0)
 
         def can_be_main(c: _Component) -> bool:
-            return c.w <= 4 * c.h and touches(c) < 2
+            # cut by two borders at a corner: the table; by two opposite borders: the digit
+            # of a tight crop may well be (a thick 0 from the top of the crop to its bottom)
+            sideways = c.x <= 1 or c.x2 >= w - 1
+            upright = c.y <= 1 or c.y2 >= h - 1
+            return c.w <= 4 * c.h and touches(c) <= 2 and not (sideways and upright)
 
         candidates = [c for c in components if can_be_main(c)] or components
         main = max(candidates, key=score)

@@ -31,7 +31,6 @@ Points = list[tuple[float, float]]
 
 # drawn at this many pixels per unit of height before MNIST's 20 px box (anti-aliasing)
 _CANVAS_HEIGHT = 80
-_MARGIN = 24
 # every digit but a 1 is at least this wide for its height
 _MIN_ASPECT = 0.3
 
@@ -424,6 +423,18 @@ class HandwritingSynthesizer:
 
     def draw(self, digit: int, style: str, rng: np.random.Generator) -> np.ndarray:
         """One drawing of ``digit`` in ``style`` (28x28 white on black)."""
+        return fit_and_centre(self.draw_ink(digit, style, rng), self.size, self.box)
+
+    def draw_ink(
+        self,
+        digit: int,
+        style: str,
+        rng: np.random.Generator,
+        height: float = _CANVAS_HEIGHT,
+        pen: float | None = None,
+    ) -> np.ndarray:
+        """One drawing as ink coverage in [0, 1] (``float32``, cropped to the ink) for a digit
+        ``height`` px tall written with a pen ``pen`` px wide (default: the variation's)."""
         if style not in STYLES[digit]:
             raise ValueError(f"digit {digit} has no style {style!r}; it has {list(STYLES[digit])}")
         strokes = [np.asarray(s, np.float64) for s in STYLES[digit][style](rng)]
@@ -431,7 +442,7 @@ class HandwritingSynthesizer:
         if digit != 1:  # only a 1 may be a bare line: a narrower 0 would be read as one
             strokes = _at_least_as_wide(strokes, _MIN_ASPECT)
         strokes = self._pen_lifts(strokes, rng)
-        return self._ink(strokes, rng)
+        return self._ink(strokes, rng, height, pen)
 
     def sample(
         self, per_digit: int, seed: int = 0, digits: Sequence[int] = tuple(range(10))
@@ -481,11 +492,13 @@ class HandwritingSynthesizer:
                 out.append(s)
         return [s for s in out if len(s) >= 2 or len(strokes) == 1]
 
-    def _ink(self, strokes: list[Stroke], rng: np.random.Generator) -> np.ndarray:
-        """Lay ink along the strokes on a large canvas, then bring it into MNIST's form."""
+    def _ink(
+        self, strokes: list[Stroke], rng: np.random.Generator, scale: float, pen: float | None
+    ) -> np.ndarray:
+        """Lay ink along the strokes on a canvas ``scale`` px per unit of height, cropped."""
         v = self.variation
-        scale = _CANVAS_HEIGHT
-        pen = rng.uniform(*v.stroke) * scale
+        drawn_pen = rng.uniform(*v.stroke) * scale
+        pen = drawn_pen if pen is None else pen
         paths = []
         for s in strokes:
             path = _catmull_rom(s)
@@ -510,8 +523,9 @@ class HandwritingSynthesizer:
                 path = path + normal * (wobble * rng.uniform(0, v.tremor))[:, None]
             paths.append(path * scale)
         everything = np.concatenate(paths)
-        low = everything.min(axis=0) - _MARGIN
-        high = everything.max(axis=0) + _MARGIN
+        margin = 1.5 * pen + 4  # room for the widest pen pressure
+        low = everything.min(axis=0) - margin
+        high = everything.max(axis=0) + margin
         w, h = (np.ceil(high - low)).astype(int) + 1
         canvas = np.zeros((h, w), np.uint8)
         for path in paths:
@@ -521,5 +535,4 @@ class HandwritingSynthesizer:
             taper = np.minimum(1.0, 0.6 + 0.4 * from_end / 3)
             _lay_ink(canvas, path - low, np.maximum(0.5, pen / 2 * pressure * taper))
         ys, xs = np.nonzero(canvas > 20)
-        crop = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255
-        return fit_and_centre(crop, self.size, self.box)
+        return canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255
