@@ -242,33 +242,22 @@ def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(photo_checkpoi
     assert correct / len(frames) >= 0.9
 
 
-def _iou(a, b):
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
 def test_small_thin_pen_digit_on_a_ruled_phone_page_is_the_object_chosen():
     # a portrait phone frame of a ruled page, the digit 1-2 line spacings tall in a pen as thin
     # as the rules: at the analysis size the rules are under a pixel thick, and finding them
     # must not average them away
-    from digitrec.camera.notebook import NotebookRenderer
+    from digitrec.camera.notebook import NotebookRenderer, handwriting_ink
+    from digitrec.data.photo import boxes_overlap
     from digitrec.synthesis import HandwritingSynthesizer
 
-    synthesizer = HandwritingSynthesizer()
-
-    def ink(digit, height, pen, rng):
-        style = str(rng.choice(synthesizer.styles[digit]))
-        return synthesizer.draw_ink(digit, style, rng, height=height, pen=pen)
-
+    ink = handwriting_ink(HandwritingSynthesizer())
     renderer = NotebookRenderer(page="ruled")
     found = 0
     for k in range(20):
         rng = np.random.default_rng([9, k])
         frame = renderer.render(ink, int(rng.integers(10)), rng)
         crop = PRE.extract(frame.image)
-        found += crop is not None and _iou(crop.box, frame.boxes[0]) > 0.3
+        found += crop is not None and boxes_overlap(crop.box, frame.boxes[0], iou=0.3)
     assert found >= 14  # 10 before the thin-line fix
 
 

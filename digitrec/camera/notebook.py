@@ -13,7 +13,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from digitrec.camera.render import RenderedFrame, _smooth_noise
+from digitrec.camera.render import RenderedFrame, _ink_alpha, _smooth_noise
+from digitrec.synthesis import HandwritingSynthesizer
 
 #: ``(digit, height px, pen px, rng) -> ink coverage in [0, 1]`` cropped to the digit
 InkSource = Callable[[int, float, float, np.random.Generator], np.ndarray]
@@ -109,3 +110,35 @@ class NotebookRenderer:
                 xs_v = x0 - tilt * (ys - h / 2) + 0.5 * bow * ((ys / h - 0.5) * 2) ** 2
                 points = np.round(np.stack([xs_v, ys], axis=1) * 16).astype(np.int32)
                 cv2.polylines(rules, [points], False, 1.0, thickness, cv2.LINE_AA, 4)
+
+
+def handwriting_ink(synthesizer: HandwritingSynthesizer) -> InkSource:
+    """An ink source drawing each digit in one of ``synthesizer``'s styles, at random."""
+
+    def ink(digit: int, height: float, pen: float, rng: np.random.Generator) -> np.ndarray:
+        style = str(rng.choice(synthesizer.styles[digit]))
+        return synthesizer.draw_ink(digit, style, rng, height=height, pen=pen)
+
+    return ink
+
+
+def mnist_ink(images: np.ndarray, labels: np.ndarray) -> InkSource:
+    """An ink source drawing a random MNIST-form digit (28x28, white on black) of the class,
+    scaled to the height, its strokes thinned towards the pen's width."""
+    by_digit = [np.flatnonzero(labels == d) for d in range(10)]
+
+    def ink(digit: int, height: float, pen: float, rng: np.random.Generator) -> np.ndarray:
+        alpha = _ink_alpha(images[int(rng.choice(by_digit[digit]))], max(16, round(height)))
+        solid = (alpha > 0.5).astype(np.uint8)
+        # MNIST's strokes are about a tenth of the digit's height: erode towards the pen
+        width = 2.0 * solid.sum() / max(1, cv2.countNonZero(solid - cv2.erode(solid, None)))
+        k = int((width - pen) // 2)
+        if k > 0:
+            thinned = cv2.erode(
+                alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
+            )
+            if (thinned > 0.5).any():
+                alpha = thinned
+        return alpha
+
+    return ink

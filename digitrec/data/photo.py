@@ -24,12 +24,14 @@ from digitrec.utils.tensor_cache import load_or_build_tensors
 log = logging.getLogger(__name__)
 
 
-def _overlaps(box: tuple[int, int, int, int], truth: tuple[int, int, int, int]) -> bool:
-    """Intersection over union of two (x, y, w, h) boxes is at least 0.5."""
+def boxes_overlap(
+    box: tuple[int, int, int, int], truth: tuple[int, int, int, int], iou: float = 0.5
+) -> bool:
+    """Is the intersection over union of two (x, y, w, h) boxes at least ``iou``?"""
     ix = max(0, min(box[0] + box[2], truth[0] + truth[2]) - max(box[0], truth[0]))
     iy = max(0, min(box[1] + box[3], truth[1] + truth[3]) - max(box[1], truth[1]))
     inter = ix * iy
-    return inter >= 0.5 * (box[2] * box[3] + truth[2] * truth[3] - inter)
+    return inter >= iou * (box[2] * box[3] + truth[2] * truth[3] - inter)
 
 
 def render_photo_copies(
@@ -58,7 +60,7 @@ def render_photo_copies(
         # the renderer knows where the digit is: a crop of anything else (a shadow's rim, a
         # line) would teach the net a wrong label, so it is dropped
         crop = extract(frame.image)
-        return crop.image if crop is not None and _overlaps(crop.box, frame.boxes[0]) else None
+        return crop.image if crop is not None and boxes_overlap(crop.box, frame.boxes[0]) else None
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(

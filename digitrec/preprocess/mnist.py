@@ -17,8 +17,9 @@ The steps, each robust to what webcams and phones do to paper:
    faint ink's speckles back into strokes, specks, and the bands a page edge or table leaves at
    the border;
 6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
-   the border (never one cut by two borders at a corner: the table), merged with nearby pieces of similar ink (broken strokes) that do not reach in
-   from the border, re-thresholded at half its own ink strength, and rid of soft-edged shading
+   the border (never one cut by two borders at a corner: the table), merged with nearby pieces
+   of similar ink (broken strokes) that do not reach in from the border, re-thresholded at half
+   its own ink strength, and rid of soft-edged shading
    (a shadow's tip joined to a stroke);
 7. MNIST's form: strokes thickened (or thinned) towards MNIST's stroke-to-size ratio, the longest
    side fitted into ``box`` px keeping the aspect ratio (anti-aliased), padded to ``size`` and

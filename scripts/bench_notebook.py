@@ -1,0 +1,67 @@
+"""Benchmark: phone photos of a whole notebook page, the hard case of photographed handwriting.
+
+Renders ``--frames`` portrait 1080x1920 frames per case (``digitrec.camera.NotebookRenderer``):
+a small digit (1-2 line spacings tall) written with a pen as thin as the printed rules on a
+ruled and on a squared page (the rules slightly tilted and bowed), and a big thick marker digit
+out of focus; half the digits by MNIST's held-out writers (strokes thinned to the pen), half by
+the handwriting synthesiser. Reads each with the checkpoint's ``Recognizer`` and prints the
+accuracy, how often the box found is the digit's, and the time per frame.
+
+    python scripts/bench_notebook.py --checkpoint CKPT [--frames 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from digitrec.camera.notebook import PAGES, NotebookRenderer, handwriting_ink, mnist_ink
+from digitrec.camera.synthetic import embedded_digits_of_split
+from digitrec.data.photo import boxes_overlap
+from digitrec.inference import Recognizer
+from digitrec.synthesis import HandwritingSynthesizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint or exported model")
+    parser.add_argument("--frames", type=int, default=200, help="frames per case")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    recognizer = Recognizer.load(args.checkpoint)
+    sources = {
+        "MNIST held-out writers": mnist_ink(*embedded_digits_of_split("test")),
+        "synthesised styles": handwriting_ink(HandwritingSynthesizer()),
+    }
+    table = Table(title=f"{args.frames} portrait 1080x1920 phone photos per case")
+    for column in ("page", "accuracy", "digit's box found", "ms per frame (median / p95)"):
+        table.add_column(column, justify="right")
+    for page in PAGES:
+        renderer = NotebookRenderer(page=page)
+        right, found, times = 0, 0, []
+        for k in range(args.frames):
+            rng = np.random.default_rng([args.seed, PAGES.index(page), k])
+            ink = list(sources.values())[k % len(sources)]
+            digit = int(rng.integers(10))
+            frame = renderer.render(ink, digit, rng)
+            began = time.perf_counter()
+            prediction = recognizer.predict(frame.image)
+            times.append((time.perf_counter() - began) * 1000)
+            right += prediction.digit == digit
+            found += prediction.box is not None and boxes_overlap(prediction.box, frame.boxes[0])
+        table.add_row(
+            page,
+            f"{right / args.frames:.3f}",
+            f"{found / args.frames:.3f}",
+            f"{np.median(times):.1f} / {np.percentile(times, 95):.1f}",
+        )
+    Console(width=120).print(table)
+
+
+if __name__ == "__main__":
+    main()
