@@ -6,7 +6,8 @@ pieces kept are those the net reads with the highest joint confidence (a dynamic
 the cut positions). Two rules keep clear single digits whole: a piece cut out of a run must be
 read with at least ``MIN_PIECE_CONFIDENCE`` (a net reads a fragment of a stroke all too
 readily as a 1 or a 7), and a piece wider than a digit is written pays for its width (a net
-also reads a squashed pair of digits as one digit too confidently). Measured on rendered
+also reads a squashed pair of digits as one digit too confidently). A run more than 1.6 times
+as wide as tall is never one digit: it is cut however unsure the net is. Measured on rendered
 numbers (``scripts/bench_generalise.py``): the thresholds leave spaced numbers as they were read
 whole and recover most touching pairs.
 """
@@ -22,6 +23,8 @@ from digitrec.preprocess import DigitCrop, InkRun
 
 #: a digit cut out of a run must be read at least this confidently
 MIN_PIECE_CONFIDENCE = 0.97
+#: a run wider than this (relative to its height) is never one digit
+_ONE_DIGIT_WIDEST = 1.6
 #: the widest piece, relative to the run's height
 _MAX_PIECE_WIDTH = 1.3
 #: a digit is rarely wider than this fraction of its height; a wider piece costs
@@ -45,7 +48,8 @@ def choose_pieces(
     whole = probabilities(np.stack([r.whole.image for r in runs]))
     choices: list[list[Read]] = [[(r.whole, p)] for r, p in zip(runs, whole, strict=True)]
     # every piece of every run that may be cut, classified in one batch
-    spans: list[tuple[int, int, int]] = []
+    spans: list[tuple[int, int, int, int]] = []  # run, first cut, last cut, index in pieces
+    pieces: list[DigitCrop] = []
     for k, run in enumerate(runs):
         if len(run.cuts) < 3:
             continue
@@ -53,24 +57,31 @@ def choose_pieces(
         for i in range(last):
             for j in range(i + 1, last + 1):
                 narrow_enough = run.cuts[j] - run.cuts[i] <= _MAX_PIECE_WIDTH * run.height
-                if (i, j) != (0, last) and narrow_enough:
-                    spans.append((k, i, j))
-    if not spans:
-        return choices
-    cut = [(span, runs[span[0]].piece(*span[1:])) for span in spans]
-    spans = [span for span, piece in cut if piece is not None]
-    pieces = [piece for _, piece in cut if piece is not None]
+                if (i, j) != (0, last) and narrow_enough and (piece := run.piece(i, j)):
+                    spans.append((k, i, j, len(pieces)))
+                    pieces.append(piece)
     if not pieces:
         return choices
     piece_probabilities = probabilities(np.stack([p.image for p in pieces]))
-    by_run: dict[int, dict[tuple[int, int], Read]] = {}
-    for (k, i, j), piece, p in zip(spans, pieces, piece_probabilities, strict=True):
-        if p.max() >= min_piece_confidence:
-            by_run.setdefault(k, {})[(i, j)] = (piece, p)
+    by_run: dict[int, dict[tuple[int, int], Read]] = {
+        k: {} for k, run in enumerate(runs) if len(run.cuts) >= 3
+    }
+    for k, i, j, index in spans:
+        run = runs[k]
+        # a run too wide to be one digit is cut however unsure the net is of the pieces
+        one_digit = run.cuts[-1] - run.cuts[0] <= _ONE_DIGIT_WIDEST * run.height
+        if piece_probabilities[index].max() >= min_piece_confidence or not one_digit:
+            by_run[k][(i, j)] = (pieces[index], piece_probabilities[index])
     for k, table in by_run.items():
-        table[(0, len(runs[k].cuts) - 1)] = choices[k][0]
-        choices[k] = _best_path(table, runs[k])
+        run = runs[k]
+        table[(0, len(run.cuts) - 1)] = choices[k][0]
+        choices[k] = _best_path(table, run)
     return choices
+
+
+def _fit(probabilities: np.ndarray, width: float, height: float) -> float:
+    """How well a piece reads as one digit: its log-confidence less its width cost."""
+    return math.log(float(probabilities.max()) + 1e-12) - _width_cost(width, height)
 
 
 def _width_cost(width: int, height: int) -> float:
@@ -90,9 +101,7 @@ def _best_path(table: dict[tuple[int, int], Read], run: InkRun) -> list[Read]:
             if best[i] is None or (i, j) not in table:
                 continue
             read = table[(i, j)]
-            fit = math.log(float(read[1].max()) + 1e-12)
-            fit -= _width_cost(run.cuts[j] - run.cuts[i], run.height)
-            total = best[i][0] + fit
+            total = best[i][0] + _fit(read[1], run.cuts[j] - run.cuts[i], run.height)
             if best[j] is None or total > best[j][0]:
                 best[j] = (total, [*best[i][1], read])
     return best[last][1]
