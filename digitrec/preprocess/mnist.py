@@ -13,9 +13,8 @@ The steps, each robust to what webcams and phones do to paper:
 5. clean-up: ruled lines (straight runs across most of the width, tilted up to 15 degrees, found
    by a sparse Radon transform on 4x4 cells that count any ink, so lines thinner than a pixel
    at the analysis size are found too; a line between two tried tilts or slightly bowed may
-   straddle two rows), and on a ruled page the grid's columns too; a 3x3 closing that joins
-   faint ink's speckles back into strokes, specks, and the bands a page edge or table leaves at
-   the border;
+   straddle two rows); a 3x3 closing that joins faint ink's speckles back into strokes, specks,
+   and the bands a page edge or table leaves at the border;
 6. the digit: the component scoring best on size, centrality, ink strength and keeping clear of
    the border (never one cut by two borders at a corner: the table), merged with nearby pieces
    of similar ink (broken strokes) that do not reach in from the border, re-thresholded at half
@@ -312,10 +311,7 @@ class MnistPreprocessor:
             # be more ink than paper, though)
             return None
         if self.remove_lines:
-            mask, ruled = self._without_ruled_lines(mask)
-            if ruled:  # squared paper: its columns are lines too
-                columns, _ = self._without_ruled_lines(np.ascontiguousarray(mask.T))
-                mask = np.ascontiguousarray(columns.T)
+            mask = self._without_ruled_lines(mask)
         # faint ink thresholds into speckles: a small closing joins them into strokes again
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _SPECKLE_CLOSING)
         _count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
@@ -381,15 +377,15 @@ class MnistPreprocessor:
         return cv2.warpAffine(image, matrix, (w, out_h), flags=cv2.INTER_NEAREST), offset
 
     @classmethod
-    def _without_ruled_lines(cls, mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _without_ruled_lines(cls, mask: np.ndarray) -> np.ndarray:
         """Remove ruled lines (straight runs across 70% of the width at any tilt up to 15
-        degrees), then re-join the strokes they crossed; and say whether there were any."""
+        degrees), then re-join the strokes they crossed."""
         h, w = mask.shape
         if w < 64:
-            return mask, False
+            return mask
         angle = cls._line_angle(mask)
         if angle is None:
-            return mask, False
+            return mask
         slope = np.tan(np.deg2rad(angle))
         level, offset = cls._shear(mask, slope)
         run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(0.5 * w), 1))
@@ -399,14 +395,14 @@ class MnistPreprocessor:
         lines = cv2.morphologyEx(band, cv2.MORPH_OPEN, run) & level
         rows = np.flatnonzero(lines.any(axis=1))
         if len(rows) == 0:
-            return mask, False
+            return mask
         breaks = np.flatnonzero(np.diff(rows) > 1)
         thickness = int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
         cleaned = level & (1 - lines)
         bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, max(1, h // 4))))
         cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
         back = np.float32([[1, 0, 0], [slope, 1, -offset]])
-        return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST), True
+        return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
 
     @staticmethod
     def _is_border_band(x: int, y: int, cw: int, ch: int, w: int, h: int) -> bool:
