@@ -47,6 +47,10 @@ class NotebookRenderer:
             digit_h = rng.uniform(1.0, 2.0) * spacing
             pen = rng.uniform(1.5, 3.5)
         alpha = ink(digit, digit_h, pen, rng)
+        fit = min(1.0, 0.9 * w / alpha.shape[1], 0.9 * h / alpha.shape[0])
+        if fit < 1.0:  # a wide digit written big: keep it on the page
+            size = (max(1, int(alpha.shape[1] * fit)), max(1, int(alpha.shape[0] * fit)))
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
         ah, aw = alpha.shape
         x = int(rng.uniform(0.12, 0.88) * (w - aw))
         if self.page == "defocus":
