@@ -96,6 +96,34 @@ def write_tree(root: Path, files: Iterable[tuple[int, str]], size: int = 48) -> 
 
 
 @pytest.fixture
+def small_folder_data(tmp_path: Path) -> Callable[..., object]:
+    """A per-digit folder of 100 drawn digits (5 sessions x 2 frames each) and a function that
+    returns a set-up ``FolderDataModule`` reading it with the photo preprocessing, given extra
+    data options."""
+    from digitrec.data.datamodule import FolderDataModule
+
+    write_tree(
+        tmp_path / "d",
+        [(d, f"s{k}_{i}.png") for d in range(10) for k in range(5) for i in range(2)],
+        size=48,
+    )
+
+    def set_up(**options):
+        datamodule = FolderDataModule(
+            root=tmp_path / "d",
+            preprocess={"_target_": "digitrec.preprocess.MnistPreprocessor"},
+            cache_dir=tmp_path / "c",
+            val_fraction=0.2,
+            **options,
+        )
+        datamodule.prepare_data()
+        datamodule.setup()
+        return datamodule
+
+    return set_up
+
+
+@pytest.fixture
 def caplog_digitrec(caplog):
     """caplog capturing digitrec's warnings."""
     caplog.set_level(logging.WARNING, logger="digitrec")

@@ -68,28 +68,11 @@ def test_photo_copies_are_cached(tmp_path, digits, monkeypatch):
     assert torch.equal(again[0], out_images)
 
 
-def test_datamodule_adds_photos_of_training_images_only(tmp_path):
-    from conftest import write_tree
-
+def test_datamodule_adds_photos_of_training_images_only(small_folder_data):
     from digitrec.data import Side
 
-    write_tree(
-        tmp_path / "d",
-        [(d, f"s{k}_{i}.png") for d in range(10) for k in range(5) for i in range(2)],
-        size=48,
-    )
-    common = {
-        "root": tmp_path / "d",
-        "preprocess": MNIST,
-        "cache_dir": tmp_path / "c",
-        "val_fraction": 0.2,
-    }
-    plain = FolderDataModule(**common)
-    plain.prepare_data()
-    plain.setup()
-    photos = FolderDataModule(**common, photo_copies=1, photo_levels=["clean"])
-    photos.prepare_data()
-    photos.setup()
+    plain = small_folder_data()
+    photos = small_folder_data(photo_copies=1, photo_levels=["clean"])
     added = len(photos.split(Side.TRAIN)) - len(plain.split(Side.TRAIN))
     assert 0.8 * len(plain.split(Side.TRAIN)) <= added <= len(plain.split(Side.TRAIN))
     for side in (Side.VAL, Side.TEST):

@@ -103,41 +103,22 @@ def test_synthetic_camera_draws_the_synthesiser_styles():
         SyntheticCamera(source="handwriting", styles=["1/sideways"])
 
 
-def test_data_option_mixes_synthetic_digits_into_training_only(tmp_path):
-    from conftest import write_tree
-
-    write_tree(
-        tmp_path / "d",
-        [(d, f"s{k}_{i}.png") for d in range(10) for k in range(5) for i in range(2)],
-        size=48,
-    )
-    common = {
-        "root": tmp_path / "d",
-        "preprocess": MNIST,
-        "cache_dir": tmp_path / "c",
-        "val_fraction": 0.2,
-    }
-    plain = FolderDataModule(**common)
-    plain.prepare_data()
-    plain.setup()
-    mixed = FolderDataModule(**common, synthetic_per_digit=7, synthetic_exclude=["7/crossed"])
-    mixed.prepare_data()
-    mixed.setup()
+def test_data_option_mixes_synthetic_digits_into_training_only(small_folder_data):
+    plain = small_folder_data()
+    mixed = small_folder_data(synthetic_per_digit=7, synthetic_exclude=["7/crossed"])
     added = mixed.split(Side.TRAIN).labels[len(plain.split(Side.TRAIN)) :]
     assert np.bincount(added.numpy(), minlength=10).tolist() == [7] * 10
     for side in (Side.VAL, Side.TEST):
         assert np.array_equal(mixed.split(side).images, plain.split(side).images)
     # cached: a second data module draws nothing
-    again = FolderDataModule(**common, synthetic_per_digit=7, synthetic_exclude=["7/crossed"])
     import digitrec.data.handwriting as handwriting
 
     original = handwriting.draw_handwriting
     handwriting.draw_handwriting = None  # would fail if called
     try:
-        again.prepare_data()
-        again.setup()
+        again = small_folder_data(synthetic_per_digit=7, synthetic_exclude=["7/crossed"])
     finally:
         handwriting.draw_handwriting = original
     assert np.array_equal(again.split(Side.TRAIN).images, mixed.split(Side.TRAIN).images)
     with pytest.raises(ValueError, match="synthetic_per_digit"):
-        FolderDataModule(**common, synthetic_per_digit=-1)
+        FolderDataModule(root="d", preprocess=MNIST, synthetic_per_digit=-1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from digitrec.data.photo import found_digits
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.synthesis import HandwritingSynthesizer
 from digitrec.synthesis.handwriting import VERSION as HANDWRITING_VERSION
 from digitrec.utils.tensor_cache import load_or_build_tensors
-
-log = logging.getLogger(__name__)
 
 
 def draw_handwriting(
@@ -31,13 +29,7 @@ def draw_handwriting(
     images, labels, _styles = HandwritingSynthesizer(exclude=exclude).sample(per_digit, seed)
     preprocessor = build_preprocessor(preprocess)
     digits = [preprocessor(image) for image in images]
-    kept = [k for k, digit in enumerate(digits) if digit is not None]
-    if len(kept) < len(digits):
-        log.info(
-            "no digit found in %d of %d synthetic drawings (dropped)",
-            len(digits) - len(kept),
-            len(digits),
-        )
+    kept = found_digits(digits, "synthetic drawings")
     if not kept:
         return torch.zeros((0, *images.shape[1:]), dtype=torch.uint8), torch.zeros(
             0, dtype=torch.long

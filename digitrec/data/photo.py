@@ -34,6 +34,17 @@ def boxes_overlap(
     return inter >= iou * (box[2] * box[3] + truth[2] * truth[3] - inter)
 
 
+def found_digits(results: Sequence[np.ndarray | None], what: str) -> list[int]:
+    """The indices of ``results`` in which the preprocessing found a digit; how many of
+    ``what`` it did not is logged (they are dropped)."""
+    kept = [k for k, r in enumerate(results) if r is not None]
+    if len(kept) < len(results):
+        log.info(
+            "no digit found in %d of %d %s (dropped)", len(results) - len(kept), len(results), what
+        )
+    return kept
+
+
 def render_photo_copies(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -71,13 +82,7 @@ def render_photo_copies(
                 transient=True,
             )
         )
-    kept = [k for k, r in enumerate(results) if r is not None]
-    if len(kept) < len(jobs):
-        log.info(
-            "no digit found in %d of %d synthetic photos (dropped)",
-            len(jobs) - len(kept),
-            len(jobs),
-        )
+    kept = found_digits(results, "synthetic photos")
     out_images = torch.from_numpy(np.stack([results[k] for k in kept])) if kept else images[:0]
     out_labels = torch.stack([labels[jobs[k][0]] for k in kept]) if kept else labels[:0]
     return out_images, out_labels
