@@ -7,9 +7,12 @@ import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 
-from digitrec.config import config_dir
+from digitrec.config import config_dir, register_resolvers
 from digitrec.data.folder import DatasetLayoutError
 from digitrec.data.tools import split_tree
+
+# the run dir's name uses digitrec's resolvers: register them before Hydra composes
+register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="split_folder")
@@ -19,7 +22,7 @@ def main(cfg: DictConfig) -> None:
             cfg.src, cfg.dst, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.mode
         )
     except (DatasetLayoutError, FileExistsError, ValueError) as err:
-        Console(soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
         raise SystemExit(1) from None
     sides = ", ".join(f"{side}: {n}" for side, n in sorted(report.written.items()))
     Console(soft_wrap=True).print(

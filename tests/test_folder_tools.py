@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
-from conftest import run_script, write_tree
+from conftest import SCRIPTS, run_script, write_tree
 
 from digitrec.data.split import Side, assign_sides
 from digitrec.data.tools import preprocess_tree, split_tree
@@ -66,4 +69,21 @@ def test_scripts_run_and_report_a_missing_folder(tmp_path):
         "preprocess.py", tmp_path, f"src={tmp_path / 'nowhere'}", f"dst={tmp_path / 'o'}"
     )
     assert missing.returncode == 1
-    assert "error: dataset root" in missing.stdout and "nowhere" in missing.stdout
+    assert "error: dataset root" in missing.stderr and "nowhere" in missing.stderr
+
+
+def test_scripts_run_exactly_as_the_readme_shows_them(tmp_path):
+    # no hydra.run.dir override: the default run dir's name needs digitrec's resolvers
+    write_tree(tmp_path / "raw", [(d, f"s_{i}.png") for d in (2, 7) for i in range(2)], size=80)
+    for script, dst in (("preprocess.py", "p"), ("split.py", "s")):
+        done = subprocess.run(
+            [sys.executable, str(SCRIPTS / script), "src=raw", f"dst={dst}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "digitrec.uid" not in done.stderr
+    assert len(list((tmp_path / "p").glob("*/*.png"))) == 4
