@@ -25,6 +25,8 @@ def main(cfg: DictConfig) -> None:
     console = Console(soft_wrap=True)
     written = ", ".join(f"{d}: {n}" for d, n in sorted(report.written.items()))
     console.print(f"wrote {sum(report.written.values())} images to {cfg.dst} ({written})")
+    if report.unchanged:
+        console.print(f"{report.unchanged} already there with the same pixels (left as they are)")
     if report.skipped:
         console.print(f"[yellow]skipped {len(report.skipped)}[/yellow]:")
         for reason in report.skipped:

@@ -87,3 +87,20 @@ def test_scripts_run_exactly_as_the_readme_shows_them(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         assert "digitrec.uid" not in done.stderr
     assert len(list((tmp_path / "p").glob("*/*.png"))) == 4
+
+
+def test_preprocess_tree_never_merges_or_overwrites_files(tmp_path):
+    write_tree(tmp_path / "raw", [(3, "a.png"), (3, "a.jpg"), (3, "b.png")], size=120)
+    report = preprocess_tree(tmp_path / "raw", tmp_path / "out", MNIST)
+    names = sorted(p.name for p in (tmp_path / "out" / "3").iterdir())
+    assert names == ["a_jpg.png", "a_png.png", "b.png"]  # a.png and a.jpg stay two files
+    assert report.written[3] == 3
+    # again: the same pixels are left as they are, nothing is counted as written
+    again = preprocess_tree(tmp_path / "raw", tmp_path / "out", MNIST)
+    assert sum(again.written.values()) == 0 and again.unchanged == 3
+    # a different image already at a target is never replaced
+    other = np.zeros((28, 28), np.uint8)
+    cv2.imwrite(str(tmp_path / "out" / "3" / "b.png"), other)
+    with pytest.raises(FileExistsError, match=r"b\.png' exists and holds another image"):
+        preprocess_tree(tmp_path / "raw", tmp_path / "out", MNIST)
+    assert not cv2.imread(str(tmp_path / "out" / "3" / "b.png"), cv2.IMREAD_UNCHANGED).any()

@@ -21,7 +21,7 @@ from rich.progress import track
 
 from digitrec.data.cache import preprocess_file
 from digitrec.data.folder import scan_digit_folder
-from digitrec.data.images import write_image_atomic
+from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.data.split import Side, assign_sides
 from digitrec.preprocess import build_preprocessor
 
@@ -37,6 +37,23 @@ class ToolReport:
     skipped: list[str] = field(default_factory=list)
 
 
+def _preprocessed_names(relpaths: list[str], image_format: str | None) -> list[str]:
+    """Where each image goes: its own name with ``image_format``'s extension, and where two
+    images of a folder would get one name (``a.png`` and ``a.jpg``), the original extension in
+    the name as well (``a_jpg.png``, ``a_png.png``)."""
+    if not image_format:
+        return list(relpaths)
+    suffix = "." + image_format.lstrip(".")
+    plain = [str(Path(r).with_suffix(suffix)) for r in relpaths]
+    taken = Counter(plain)
+    return [
+        name
+        if taken[name] == 1
+        else str(Path(r).with_name(f"{Path(r).stem}_{Path(r).suffix[1:]}{suffix}"))
+        for r, name in zip(relpaths, plain, strict=True)
+    ]
+
+
 def preprocess_tree(
     src: str | Path,
     dst: str | Path,
@@ -45,32 +62,51 @@ def preprocess_tree(
 ) -> ToolReport:
     """Preprocess every image of the per-digit folder ``src`` into ``dst/<digit>/<name>``.
 
-    Names are kept (with ``image_format``'s extension, or the original one when None).
-    Unreadable images and images without a digit are skipped, reported and logged.
+    Names are kept (with ``image_format``'s extension, or the original one when None; the
+    original extension joins the name where two images would otherwise share one). A file
+    already at a target is never replaced: one with the same pixels is left as it is (counted
+    as unchanged), a different one is an error naming it. Unreadable images and images without
+    a digit are skipped, reported and logged.
     """
     index = scan_digit_folder(src)
     dst = Path(dst)
     preprocessor = build_preprocessor(preprocess)
     report = ToolReport()
     paths = [index.root / relpath for relpath in index.relpaths]
+    names = _preprocessed_names(index.relpaths, image_format)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = track(
             pool.map(lambda p: preprocess_file(p, preprocessor), paths),
             total=len(paths),
             description=f"preprocessing {len(paths)} images",
         )
-        for relpath, label, result in zip(index.relpaths, index.labels, results, strict=True):
+        for name, label, result in zip(names, index.labels, results, strict=True):
             if isinstance(result, str):
                 report.skipped.append(result)
                 log.warning("skipped: %s", result)
                 continue
-            target = dst / relpath
-            if image_format:
-                target = target.with_suffix("." + image_format.lstrip("."))
+            target = dst / name
+            if target.exists():
+                if _same_pixels(target, result):
+                    report.unchanged += 1
+                    continue
+                raise FileExistsError(
+                    f"{str(target)!r} exists and holds another image; not overwriting it "
+                    "(choose another dst)"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             write_image_atomic(target, result)
             report.written[label] += 1
     return report
+
+
+def _same_pixels(path: Path, image: Any) -> bool:
+    """Does the image file at ``path`` hold exactly ``image``'s pixels?"""
+    try:
+        existing = read_image(path)
+    except ImageReadError:
+        return False
+    return existing.shape == image.shape and bool((existing == image).all())
 
 
 def split_tree(
