@@ -154,7 +154,30 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog_digitrec):
     cache_file.write_bytes(b"damaged")
     again = load_or_build_cache(index, SEED_PREPROCESS, tmp_path / "c")
     assert torch.equal(good.images, again.images)
-    assert any("rebuilding damaged cache" in r.getMessage() for r in caplog_digitrec.records)
+    messages = " ".join(r.getMessage() for r in caplog_digitrec.records)
+    assert "rebuilding the cache" in messages and "unreadable" in messages
+
+
+def test_a_cache_of_other_files_is_never_trusted(tmp_path, caplog_digitrec):
+    small_tree(tmp_path / "d")
+    write_tree(tmp_path / "other", [(d, f"o{d}.png") for d in range(10)], size=48)
+    index = scan_digit_folder(tmp_path / "d")
+    good = load_or_build_cache(index, SEED_PREPROCESS, tmp_path / "c")
+    (path,) = (tmp_path / "c").glob("*.pt")
+    # another dataset's valid cache under this dataset's name
+    load_or_build_cache(scan_digit_folder(tmp_path / "other"), SEED_PREPROCESS, tmp_path / "o")
+    (foreign,) = (tmp_path / "o").glob("*.pt")
+    path.write_bytes(foreign.read_bytes())
+    again = load_or_build_cache(index, SEED_PREPROCESS, tmp_path / "c")
+    assert torch.equal(good.images, again.images) and again.relpaths == good.relpaths
+    assert "built from other files" in caplog_digitrec.text
+    # this dataset's own cache cut short
+    stored = torch.load(path, weights_only=True)
+    stored.update(images=stored["images"][:3], labels=stored["labels"][:3])
+    torch.save(stored, path)
+    again = load_or_build_cache(index, SEED_PREPROCESS, tmp_path / "c")
+    assert torch.equal(good.images, again.images)
+    assert f"holds 3 images and 3 labels for {len(good.relpaths)} files" in caplog_digitrec.text
 
 
 def test_datamodule_serves_scaled_batches_by_split(tmp_path):

@@ -25,10 +25,11 @@ from digitrec.data.folder import FolderIndex
 from digitrec.data.images import ImageReadError, read_image
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.tensor_cache import load_or_build_tensors
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _MAX_NAMED_WARNINGS = 20
 
 
@@ -132,31 +133,45 @@ def load_or_build_cache(
     cache_dir: str | Path,
     max_bad_fraction: float = 0.05,
 ) -> DigitTensors:
-    """Load the cached tensors of ``index`` or build (and save) them first."""
-    path = cache_path(cache_dir, index, preprocess)
-    if path.is_file():
-        try:
-            stored = torch.load(path, weights_only=True)
-            return DigitTensors(
-                images=stored["images"],
-                labels=stored["labels"],
-                relpaths=tuple(stored["relpaths"]),
-                skipped=tuple(stored["skipped"]),
-            )
-        except Exception as err:  # a damaged cache is rebuilt, never trusted
-            log.warning("rebuilding damaged cache %s: %s", path, err)
-    tensors = preprocess_folder(index, preprocess, max_bad_fraction)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(
-        {
+    """Load the cached tensors of ``index`` or build (and save) them first.
+
+    A cache is used only when it was built from exactly these files: its key, count and every
+    relative path are checked, and any mismatch rebuilds it with a warning saying what was
+    wrong (a cache copied from another dataset, cut short, or written by other code)."""
+    key = cache_key(index, preprocess)
+
+    def build() -> dict[str, Any]:
+        tensors = preprocess_folder(index, preprocess, max_bad_fraction)
+        log.info("caching %d preprocessed images", len(tensors.labels))
+        return {
+            "key": key,
             "images": tensors.images,
             "labels": tensors.labels,
             "relpaths": list(tensors.relpaths),
             "skipped": list(tensors.skipped),
-        },
-        tmp,
+        }
+
+    def check(stored: dict[str, Any]) -> str | None:
+        missing = {"key", "images", "labels", "relpaths", "skipped"} - set(stored)
+        if missing:
+            return f"it lacks {sorted(missing)}"
+        if stored["key"] != key:
+            return "it was built from other files or another preprocessing"
+        count = len(stored["relpaths"])
+        if not len(stored["images"]) == len(stored["labels"]) == count:
+            return (
+                f"it holds {len(stored['images'])} images and {len(stored['labels'])} labels "
+                f"for {count} files"
+            )
+        if sorted([*stored["relpaths"], *stored["skipped"]]) != sorted(index.relpaths):
+            files = count + len(stored["skipped"])
+            return f"its {files} files are not the {len(index.relpaths)} under {index.root}"
+        return None
+
+    stored = load_or_build_tensors(cache_path(cache_dir, index, preprocess), build, check)
+    return DigitTensors(
+        images=stored["images"],
+        labels=stored["labels"],
+        relpaths=tuple(stored["relpaths"]),
+        skipped=tuple(stored["skipped"]),
     )
-    tmp.replace(path)
-    log.info("cached %d preprocessed images in %s", len(tensors.labels), path)
-    return tensors

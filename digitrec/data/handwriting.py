@@ -17,7 +17,7 @@ from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.synthesis import HandwritingSynthesizer
 from digitrec.synthesis.handwriting import VERSION as HANDWRITING_VERSION
-from digitrec.utils.tensor_cache import load_or_build_tensors
+from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
 
 
 def draw_handwriting(
@@ -62,5 +62,7 @@ def load_or_draw_handwriting(
         images, labels = draw_handwriting(per_digit, exclude, preprocess, seed)
         return {"images": images, "labels": labels}
 
-    stored = load_or_build_tensors(Path(cache_dir) / f"handwriting-{digest}.pt", build)
+    stored = load_or_build_tensors(
+        Path(cache_dir) / f"handwriting-{digest}.pt", build, images_match_labels
+    )
     return stored["images"], stored["labels"]

@@ -19,7 +19,7 @@ from rich.progress import track
 from digitrec.camera.render import PhotoRenderer
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
-from digitrec.utils.tensor_cache import load_or_build_tensors
+from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
 
 log = logging.getLogger(__name__)
 
@@ -116,5 +116,5 @@ def load_or_render_photo_copies(
         out = render_photo_copies(images, labels, copies, levels, preprocess, seed)
         return {"images": out[0], "labels": out[1]}
 
-    stored = load_or_build_tensors(path, build)
+    stored = load_or_build_tensors(path, build, images_match_labels)
     return stored["images"], stored["labels"]
