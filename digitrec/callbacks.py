@@ -9,6 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 _KEY = "digitrec_rng_states"
 
@@ -63,3 +64,22 @@ class RNGStateCheckpoint(Callback):
         random.setstate(
             (python_state["version"], tuple(python_state["state"]), python_state["gauss"])
         )
+
+
+class SaveOnInterrupt(Callback):
+    """Saves ``<dirpath>/last.ckpt`` where a run is interrupted (SIGTERM, Ctrl-C), so that
+    ``ckpt_path=last`` resumes from there.
+
+    Lightning's ``OnExceptionCheckpoint`` removes its file again when the run is torn down, so
+    it cannot keep ``last.ckpt``; errors (bugs) are not saved: their state is not worth resuming.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "last") -> None:
+        super().__init__()
+        self.path = f"{dirpath}/{filename}.ckpt"
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            trainer.save_checkpoint(self.path)

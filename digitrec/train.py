@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -14,6 +15,7 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
@@ -110,18 +112,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     began = time.perf_counter()
-    trainer.fit(
-        model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path"), output_dir)
-    )
+    try:
+        trainer.fit(
+            model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path"), output_dir)
+        )
+    except SIGTERMException:
+        # Lightning stops cleanly on SIGTERM but exits 0, which a scheduler takes for success:
+        # record the interruption and exit as a terminated process does
+        _record_interruption(trainer, output_dir, "SIGTERM")
+        raise SystemExit(128 + signal.SIGTERM) from None
     fit_seconds = time.perf_counter() - began
     # read now: testing a checkpoint restores the Timer's state from that checkpoint
     train_loop_seconds = _train_loop_seconds(trainer)
     metrics = _scalars(trainer.callback_metrics)
 
-    checkpoint = (
-        trainer.checkpoint_callback
-        if isinstance(trainer.checkpoint_callback, ModelCheckpoint)
-        else None
+    # the ModelCheckpoint (other checkpoint callbacks may be configured beside it)
+    checkpoint = next(
+        (c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None
     )
     best = checkpoint.best_model_path if checkpoint else ""
     last = checkpoint.last_model_path if checkpoint else ""
@@ -150,6 +157,26 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _record_interruption(trainer: L.Trainer, output_dir: Path, reason: str) -> None:
+    """metrics.json of a run stopped before the end: what it reached and where it was saved."""
+    if not trainer.is_global_zero:
+        return
+    last = output_dir / "checkpoints" / "last.ckpt"
+    summary = {
+        "interrupted": reason,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "metrics": {
+            k: v
+            for k, v in sorted(_scalars(trainer.callback_metrics).items())
+            if k.startswith(("val/", "test/"))
+        },
+        "last_checkpoint": str(last) if last.is_file() else None,
+    }
+    (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.warning("interrupted by %s at epoch %d; saved %s", reason, trainer.current_epoch, last)
 
 
 def write_test_report(

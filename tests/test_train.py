@@ -200,3 +200,39 @@ def test_a_last_batch_of_one_digit_is_dropped_so_batchnorm_trains(device_residen
     assert trainer.global_step == 1
     # evaluation keeps every digit
     assert sum(len(y) for _, y in data.test_dataloader()) == 10
+
+
+def test_sigterm_saves_last_checkpoint_records_it_and_exits_non_zero(data_dir, tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "digitrec.train",
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={run}",
+        "trainer=cpu",
+        "trainer.max_epochs=200",
+        "++callbacks.rich_progress_bar=null",
+        "++callbacks.model_summary=null",
+        "data.batch_size=8",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in process.stdout:  # wait until training runs
+        seen.append(line)
+        if "training batch" in line:
+            break
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, "".join(seen) + rest
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["interrupted"] == "SIGTERM" and record["global_step"] > 0
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert record["last_checkpoint"] == str(run / "checkpoints" / "last.ckpt")
