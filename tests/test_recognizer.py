@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -262,3 +263,26 @@ def test_bad_torchscript_files_give_a_clear_error(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match=r"junk.torchscript.pt.*is not a TorchScript model"):
         Recognizer.load(junk)
+
+
+def test_float_16_bit_and_transparent_images_are_read(tmp_path):
+    from digitrec.data.images import read_image
+    from digitrec.preprocess import to_gray_uint8
+
+    ink = np.full((60, 60), 255, np.uint8)
+    cv2.line(ink, (30, 8), (30, 52), 0, 5)  # a dark 1 on white
+    files = {
+        "float.tiff": ink.astype(np.float32) / 255.0,
+        "deep.png": ink.astype(np.uint16) * 257,
+        "bright_float.tiff": ink.astype(np.float32),
+    }
+    for name, pixels in files.items():
+        assert cv2.imwrite(str(tmp_path / name), pixels)
+    # black ink on a transparent background (the transparent pixels are black too)
+    transparent = np.zeros((60, 60, 4), np.uint8)
+    transparent[..., 3] = 255 - ink
+    assert cv2.imwrite(str(tmp_path / "transparent.png"), transparent)
+    for name in [*files, "transparent.png"]:
+        gray = to_gray_uint8(read_image(tmp_path / name))
+        assert gray.dtype == np.uint8
+        assert gray[30, 30] < 40 and gray[5, 5] > 215, name  # ink dark, paper light

@@ -12,7 +12,7 @@ from digitrec.preprocess.mnist import DigitCrop, InkRun, MnistPreprocessor
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.
-VERSION = 10
+VERSION = 11
 
 __all__ = [
     "VERSION",

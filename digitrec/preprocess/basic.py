@@ -17,7 +17,8 @@ def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a 2-D ``uint8`` gray array.
 
     Accepts gray ``(H, W)`` or ``(H, W, 1)``, BGR ``(H, W, 3)`` and BGRA ``(H, W, 4)`` arrays in
-    ``uint8`` or ``uint16`` (16-bit images are scaled down to 8 bits).
+    ``uint8`` or ``uint16`` (16-bit images are scaled down to 8 bits; BGRA is flattened onto
+    white, so transparent parts are paper).
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a numpy array, got {type(image).__name__}")
@@ -32,7 +33,10 @@ def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+        # flattened onto white paper: ink drawn on a transparent background stays ink
+        gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY).astype(np.float32)
+        alpha = image[:, :, 3].astype(np.float32) / 255.0
+        return np.clip(gray * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
     raise ValueError(f"expected a gray, BGR or BGRA image, got shape {image.shape}")
 
 
