@@ -13,7 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from digitrec.camera.render import RenderedFrame, _ink_alpha, _smooth_noise
+from digitrec.camera.render import RenderedFrame, ink_alpha, smooth_noise
 from digitrec.synthesis import HandwritingSynthesizer
 
 #: ``(digit, height px, pen px, rng) -> ink coverage in [0, 1]`` cropped to the digit
@@ -38,7 +38,7 @@ class NotebookRenderer:
         """A frame showing ``digit`` drawn by ``ink``, and the digit's box."""
         w, h = self.width, self.height
         paper = np.full((h, w), rng.uniform(190, 245), np.float32)
-        paper *= 1.0 + 0.03 * _smooth_noise(rng, (h, w), 16)
+        paper *= 1.0 + 0.03 * smooth_noise(rng, (h, w), 16)
         spacing = rng.uniform(0.028, 0.04) * h
         if self.page == "defocus":
             digit_h = rng.uniform(0.2, 0.5) * h
@@ -132,7 +132,7 @@ def mnist_ink(images: np.ndarray, labels: np.ndarray) -> InkSource:
     by_digit = [np.flatnonzero(labels == d) for d in range(10)]
 
     def ink(digit: int, height: float, pen: float, rng: np.random.Generator) -> np.ndarray:
-        alpha = _ink_alpha(images[int(rng.choice(by_digit[digit]))], max(16, round(height)))
+        alpha = ink_alpha(images[int(rng.choice(by_digit[digit]))], max(16, round(height)))
         solid = (alpha > 0.5).astype(np.uint8)
         # MNIST's strokes are about a tenth of the digit's height: erode towards the pen
         width = 2.0 * solid.sum() / max(1, cv2.countNonZero(solid - cv2.erode(solid, None)))

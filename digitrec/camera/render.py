@@ -25,14 +25,14 @@ class RenderedFrame:
     boxes: tuple[tuple[int, int, int, int], ...] = field(default=())
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
     """Low-frequency noise in [-1, 1] of ``shape``."""
     h, w = shape
     grid = rng.uniform(-1, 1, (max(2, cells * h // max(h, w)), max(2, cells * w // max(h, w))))
     return cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _ink_alpha(digit: np.ndarray, height: int) -> np.ndarray:
+def ink_alpha(digit: np.ndarray, height: int) -> np.ndarray:
     """A 28x28 white-on-black digit, cropped and scaled to ``height`` px, as alpha in [0, 1]."""
     ys, xs = np.nonzero(digit > 20)
     if len(xs) == 0:
@@ -76,7 +76,7 @@ class PhotoRenderer:
         paper_tone = rng.uniform(175, 250) if medium else rng.uniform(215, 250)
         tint = rng.uniform(-8, 8, 3) if medium else np.zeros(3)
         paper = np.full((h, w, 3), paper_tone, np.float32) + tint
-        paper *= 1.0 + 0.04 * _smooth_noise(rng, (h, w), 12)[..., None]
+        paper *= 1.0 + 0.04 * smooth_noise(rng, (h, w), 12)[..., None]
 
         ink_alpha = np.zeros((h, w), np.float32)
         n = len(digits)
@@ -85,7 +85,7 @@ class PhotoRenderer:
         else:
             digit_h = int(rng.uniform(0.2, 0.4) * h)
         digit_h = max(digit_h, 16)
-        alphas = [_ink_alpha(d, int(digit_h * rng.uniform(0.9, 1.1))) for d in digits]
+        alphas = [ink_alpha(d, int(digit_h * rng.uniform(0.9, 1.1))) for d in digits]
         gaps = [int(digit_h * rng.uniform(*gap)) for _ in range(n - 1)]
         total_w = sum(a.shape[1] for a in alphas) + sum(gaps)
         max_h = max(a.shape[0] for a in alphas)
@@ -189,7 +189,7 @@ class PhotoRenderer:
                 page_mask = np.zeros((h, w), np.float32)
                 cv2.fillConvexPoly(page_mask, corners.astype(np.int32), 1.0, lineType=cv2.LINE_AA)
         table = np.full((h, w, 3), rng.uniform(40, 120), np.float32) * (
-            1 + 0.15 * _smooth_noise(rng, (h, w), 20)[..., None]
+            1 + 0.15 * smooth_noise(rng, (h, w), 20)[..., None]
         )
         table *= np.array([rng.uniform(0.6, 1.0), rng.uniform(0.7, 1.0), 1.0], np.float32)
         frame = page * page_mask[..., None] + table * (1 - page_mask[..., None])
