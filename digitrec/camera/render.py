@@ -78,7 +78,7 @@ class PhotoRenderer:
         paper = np.full((h, w, 3), paper_tone, np.float32) + tint
         paper *= 1.0 + 0.04 * smooth_noise(rng, (h, w), 12)[..., None]
 
-        ink_alpha = np.zeros((h, w), np.float32)
+        coverage = np.zeros((h, w), np.float32)
         n = len(digits)
         if medium:
             digit_h = int(rng.uniform(0.08, 0.6) * h) if n == 1 else int(rng.uniform(0.1, 0.3) * h)
@@ -118,7 +118,7 @@ class PhotoRenderer:
             y = y0 + (max_h - ah) // 2 + int(rng.integers(-2, 3))
             y = int(np.clip(y, 0, h - ah))
             x = int(np.clip(x, 0, w - aw))
-            ink_alpha[y : y + ah, x : x + aw] = np.maximum(ink_alpha[y : y + ah, x : x + aw], a)
+            coverage[y : y + ah, x : x + aw] = np.maximum(coverage[y : y + ah, x : x + aw], a)
             boxes.append((x, y, aw, ah))
             x += aw + (gaps[i] if i < n - 1 else 0)
 
@@ -129,7 +129,7 @@ class PhotoRenderer:
         if kind == "pencil":
             colour = np.full(3, rng.uniform(60, 110), np.float32)
             strength = rng.uniform(0.55, 0.8)
-            ink_alpha *= 1.0 - 0.25 * rng.random((h, w), dtype=np.float32)
+            coverage *= 1.0 - 0.25 * rng.random((h, w), dtype=np.float32)
         else:
             colour = {
                 "pen": np.array([25, 25, 30]),
@@ -139,8 +139,8 @@ class PhotoRenderer:
             colour = colour + rng.uniform(-10, 10, 3)
             strength = rng.uniform(0.85, 0.98)
         if kind == "marker":
-            ink_alpha = cv2.dilate(ink_alpha, np.ones((3, 3), np.uint8))
-        a = (ink_alpha * strength)[..., None]
+            coverage = cv2.dilate(coverage, np.ones((3, 3), np.uint8))
+        a = (coverage * strength)[..., None]
         page = paper * (1 - a) + colour * a
 
         if hard and rng.random() < 0.7:  # ruled lines, light blue, under the ink
