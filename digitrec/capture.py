@@ -225,8 +225,28 @@ def capture_interactive(camera: Camera, writer: CaptureWriter, preprocess) -> di
     return dict(writer.counts)
 
 
+def ensure_writable_root(root: str | Path) -> Path:
+    """Create ``root`` (and its parents) or fail with one line saying why it cannot hold
+    captures: a file in its way, or no permission to write there."""
+    root = Path(root).expanduser()
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CaptureError(f"root={str(root)!r} cannot hold captures: {str(existing)!r} is a file")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CaptureError(f"root={str(root)!r} cannot be created: {err.strerror or err}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise CaptureError(f"root={str(root)!r} is not writable")
+    return root
+
+
 def run_capture(cfg: DictConfig, ask: Callable[[str], str] | None = None) -> CaptureWriter:
-    """Open the camera once and capture as ``cfg`` says; returns the writer (counts, session)."""
+    """Open the camera once and capture as ``cfg`` says; returns the writer (counts, session).
+    The root is checked before the camera opens: a bad root loses no frame."""
+    ensure_writable_root(cfg.root)
     mode = cfg.mode
     if mode == "auto":
         mode = "interactive" if has_display() else "guided"
@@ -264,7 +284,7 @@ def main(cfg: DictConfig) -> None:
     try:
         writer = run_capture(cfg)
     except (CameraError, CaptureError) as err:
-        console.print(f"[bold red]error:[/bold red] {err}")
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
         raise SystemExit(1) from None
     table = Table(title=f"session {writer.session} -> {writer.root}")
     table.add_column("digit")

@@ -158,8 +158,25 @@ def test_capture_command_reports_a_missing_device_in_one_line(tmp_path):
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1
-    assert "error: cannot open webcam 7" in result.stdout
+    assert "error: cannot open webcam 7" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_root_that_cannot_hold_captures_fails_before_the_camera_opens(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    command = [
+        sys.executable,
+        "-m",
+        "digitrec.capture",
+        "camera=webcam",
+        "camera.device=7",  # would fail with another message if it were opened
+        f"root={tmp_path / 'a_file' / 'captures'}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "cannot hold captures" in result.stderr and "a_file' is a file" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (tmp_path / "a_file").read_text() == "not a folder"
 
 
 def test_live_view_helpers():
