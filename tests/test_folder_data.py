@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -94,6 +95,14 @@ def test_corrupt_images_are_skipped_counted_and_named(tmp_path, caplog_digitrec)
     messages = " ".join(r.getMessage() for r in caplog_digitrec.records)
     assert "broken.png" in messages and "cut.png" in messages
     assert "skipped 2 of 102 images" in messages
+
+
+def test_images_too_small_for_a_digit_are_skipped_by_name(tmp_path, caplog_digitrec):
+    small_tree(tmp_path, per_digit=10)
+    cv2.imwrite(str(tmp_path / "3" / "dot.png"), np.zeros((1, 1), np.uint8))
+    tensors = load_or_build_cache(scan_digit_folder(tmp_path), SEED_PREPROCESS, tmp_path / "c")
+    assert len(tensors.labels) == 100 and tensors.skipped == ("3/dot.png",)
+    assert "dot.png' is too small to hold a digit (1x1 px" in caplog_digitrec.text
 
 
 def test_too_many_bad_images_is_an_error(tmp_path):

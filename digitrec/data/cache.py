@@ -30,6 +30,9 @@ from digitrec.utils.tensor_cache import load_or_build_tensors
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 2
+#: images smaller than this on a side hold no readable digit (a 1x1 image would otherwise be
+#: resized into a blank training sample)
+MIN_IMAGE_SIDE = 8
 _MAX_NAMED_WARNINGS = 20
 
 
@@ -62,7 +65,14 @@ def cache_key(index: FolderIndex, preprocess: Mapping[str, Any]) -> str:
 def preprocess_file(path: Path, preprocess) -> np.ndarray | str:
     """Read and preprocess one image file: the digit, or the reason it must be skipped."""
     try:
-        digit = preprocess(read_image(path))
+        image = read_image(path)
+        if min(image.shape[:2]) < MIN_IMAGE_SIDE:
+            height, width = image.shape[:2]
+            return (
+                f"image {str(path)!r} is too small to hold a digit ({width}x{height} px; "
+                f"at least {MIN_IMAGE_SIDE} px a side)"
+            )
+        digit = preprocess(image)
     except ImageReadError as err:
         return str(err)
     except (ValueError, TypeError) as err:
