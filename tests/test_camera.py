@@ -144,3 +144,23 @@ def test_webcam_class_checks_is_opened(monkeypatch):
     monkeypatch.setattr(cv2, "VideoCapture", Closed)
     with pytest.raises(CameraError, match="cannot open webcam 0"):
         WebcamCamera(0)
+
+
+def test_a_truncated_video_ends_with_a_warning_naming_it(tmp_path, caplog):
+    video = write_video(tmp_path / "clip.avi", frames=30)
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with (
+        caplog.at_level("WARNING", logger="digitrec"),
+        open_camera({"_target_": "digitrec.camera.devices.VideoCamera", "path": str(cut)}) as cam,
+    ):
+        frames = list(cam.frames())
+    assert 0 < len(frames) < 30
+    assert f"ended after {len(frames)} of the 30 frames" in caplog.text and "cut.avi" in caplog.text
+    caplog.clear()
+    with open_camera(
+        {"_target_": "digitrec.camera.devices.VideoCamera", "path": str(video)}
+    ) as cam:
+        assert len(list(cam.frames())) == 30
+    assert "truncated" not in caplog.text

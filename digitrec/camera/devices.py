@@ -170,15 +170,36 @@ class VideoCamera(_OpenCVCapture):
             self._capture.release()
             raise CameraError(f"cannot open video {self.path!r}: not a video OpenCV can decode")
         self._index = 0
+        # the frame count a file's header reports (streams report none)
+        self._reported = 0 if is_url else max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self._decoded = 0  # frames decoded in this pass through the file
+        self._warned = False
 
     def read(self) -> Frame | None:
         ok, image = self._capture.read()
+        if not ok:
+            self._warn_if_cut_short()
         if not ok and self.loop and self._index > 0:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._decoded = 0
             ok, image = self._capture.read()
         if not ok or image is None:
             return None
+        self._decoded += 1
         return self._emit(image)
+
+    def _warn_if_cut_short(self) -> None:
+        """A file that ends before the frame count its header reports is truncated or damaged:
+        say so once (the frames read so far stand)."""
+        if not self._warned and 0 < self._decoded < self._reported:
+            self._warned = True
+            log.warning(
+                "video %r ended after %d of the %d frames its header reports: the file is "
+                "truncated or damaged",
+                self.path,
+                self._decoded,
+                self._reported,
+            )
 
 
 class ImagesCamera(Camera):
