@@ -58,6 +58,16 @@ def test_non_digit_folders_are_listed_in_one_warning(tmp_path, caplog_digitrec):
     assert "10, cats, x1" in warnings[0]
 
 
+def test_missing_digits_are_named_in_a_warning(tmp_path, caplog_digitrec):
+    write_tree(tmp_path, [(d, "a.png") for d in range(10) if d not in (3, 7)])
+    scan_digit_folder(tmp_path)
+    assert "no images of digit(s) 3, 7 under" in caplog_digitrec.text
+    caplog_digitrec.clear()
+    write_tree(tmp_path, [(3, "a.png"), (7, "a.png")])
+    scan_digit_folder(tmp_path)
+    assert "no images of digit" not in caplog_digitrec.text
+
+
 def test_empty_digit_folder_warns(tmp_path, caplog_digitrec):
     write_tree(tmp_path, [(1, "a.png")])
     (tmp_path / "4").mkdir()

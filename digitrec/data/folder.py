@@ -69,7 +69,8 @@ def scan_digit_folder(root: str | Path) -> FolderIndex:
     """List the images under ``root/<digit>/``; the folder name is the label.
 
     Folders that are not 0-9 are reported in one warning and ignored; an empty digit folder is
-    warned about. A missing root, or one without any image, raises :class:`DatasetLayoutError`.
+    warned about, and so are digits with no images at all. A missing root, or one without any
+    image, raises :class:`DatasetLayoutError`.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -95,5 +96,12 @@ def scan_digit_folder(root: str | Path) -> FolderIndex:
     if not relpaths:
         raise DatasetLayoutError(
             f"no images found under dataset root {str(root)!r} ({LAYOUT_HINT})"
+        )
+    absent = sorted(set(range(10)) - set(labels))
+    if absent:
+        log.warning(
+            "no images of digit(s) %s under %s (a model trained on it never learns them)",
+            ", ".join(map(str, absent)),
+            root,
         )
     return FolderIndex(root=root, relpaths=tuple(relpaths), labels=tuple(labels))
