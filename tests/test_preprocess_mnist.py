@@ -217,6 +217,16 @@ def test_config_builds_it_and_rejects_bad_values():
         MnistPreprocessor(ink_level=1.5)
     with pytest.raises(ValueError, match=r"preprocess\.min_edge_sharpness"):
         MnistPreprocessor(min_edge_sharpness=0)
+    for key, value in [
+        ("min_contrast", 2.0),
+        ("min_contrast", -1.0),
+        ("work_size", 8),
+        ("merge_distance", -0.5),
+        ("stroke_ratio", 0.0),
+        ("stroke_ratio", 3.0),
+    ]:
+        with pytest.raises(ValueError, match=rf"preprocess\.{key} must be"):
+            MnistPreprocessor(**{key: value})
 
 
 def test_deskew_keeps_the_mnist_form(held_out):

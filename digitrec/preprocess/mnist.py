@@ -164,6 +164,16 @@ class MnistPreprocessor:
             raise ValueError(f"preprocess.box must be in (0, size={size}], got {box}")
         if ink_level is not None and not 0 <= ink_level < 1:
             raise ValueError(f"preprocess.ink_level must be in [0, 1) or null, got {ink_level}")
+        if not 0 <= min_contrast < 1:
+            raise ValueError(f"preprocess.min_contrast must be in [0, 1), got {min_contrast}")
+        if work_size < 32:
+            raise ValueError(f"preprocess.work_size must be at least 32 px, got {work_size}")
+        if merge_distance < 0:
+            raise ValueError(f"preprocess.merge_distance must be >= 0, got {merge_distance}")
+        if stroke_ratio is not None and not 0 < stroke_ratio <= 0.5:
+            raise ValueError(
+                f"preprocess.stroke_ratio must be in (0, 0.5] or null, got {stroke_ratio}"
+            )
         if min_edge_sharpness is not None and min_edge_sharpness <= 0:
             raise ValueError(
                 f"preprocess.min_edge_sharpness must be positive or null, got {min_edge_sharpness}"
