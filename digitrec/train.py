@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import time
 import warnings
@@ -21,6 +22,7 @@ from rich.console import Console
 
 from digitrec.checkpoint import load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
+from digitrec.data.cache import TooManyBadImagesError
 from digitrec.data.split import Side
 from digitrec.utils.instantiate import instantiate_named
 from digitrec.utils.malloc import tune_glibc_malloc
@@ -206,10 +208,28 @@ def optimized_value(summary: dict[str, Any], name: str | None) -> float | None:
     return metrics[name]
 
 
+def _in_multirun() -> bool:
+    """Is this run one job of a Hydra multirun (a sweep)?"""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point: train, print where everything went, return the optimized metric."""
-    summary = train(cfg)
+    """Hydra entry point: train, print where everything went, return the optimized metric.
+    A user's error (a missing or bad data root, a bad value, an unusable checkpoint) is one line
+    on stderr and exit 1; ``HYDRA_FULL_ERROR=1`` shows the traceback instead, and in a sweep the
+    error is raised for the launcher to record."""
+    try:
+        summary = train(cfg)
+    except (FileNotFoundError, ValueError, TooManyBadImagesError) as err:
+        # a sweep's job must raise: its launcher or sweeper records the failure and goes on
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
+            raise
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {err}")
+        raise SystemExit(1) from None
     if rank_zero_only.rank != 0:  # DDP: every process runs main(); one report is enough
         return optimized_value(summary, cfg.get("optimized_metric"))
     console = Console(soft_wrap=True)

@@ -236,3 +236,33 @@ def test_sigterm_saves_last_checkpoint_records_it_and_exits_non_zero(data_dir, t
     assert record["interrupted"] == "SIGTERM" and record["global_step"] > 0
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert record["last_checkpoint"] == str(run / "checkpoints" / "last.ckpt")
+
+
+def test_user_errors_are_one_line_and_full_error_shows_the_traceback(data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "digitrec.train",
+        "trainer=cpu",
+        "data=folder",
+        f"data.root={tmp_path / 'nowhere'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "nowhere" in errors[0] and "does not exist" in errors[0]
+    assert "Traceback" not in done.stderr
+    full = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+    )
+    assert full.returncode == 1 and "Traceback" in full.stderr
