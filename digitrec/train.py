@@ -86,12 +86,26 @@ def _train_loop_seconds(trainer: L.Trainer) -> float | None:
     return round(timer.time_elapsed("train"), 3) if timer else None
 
 
+def _check_run_settings(cfg: DictConfig) -> None:
+    """Settings that would otherwise fail only after the data is prepared (or, for 0 epochs,
+    test an untrained net): one error naming the key, before any slow work."""
+    seed = cfg.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an integer or null, got {seed!r}")
+    epochs = cfg.trainer.get("max_epochs")
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or (epochs < 1 and epochs != -1)
+    ):
+        raise ValueError(f"trainer.max_epochs must be a whole number >= 1 (or -1), got {epochs!r}")
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit ``cfg.model`` on ``cfg.data``, test it, and write ``metrics.json`` and ``config.yaml``.
 
     Returns the contents of ``metrics.json``: ``metrics`` (final val and test metrics), the best
     and last checkpoint paths, and which checkpoint was tested.
     """
+    _check_run_settings(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     if cfg.get("tune_malloc", True):

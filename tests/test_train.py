@@ -266,3 +266,22 @@ def test_user_errors_are_one_line_and_full_error_shows_the_traceback(data_dir, t
         env={**os.environ, "HYDRA_FULL_ERROR": "1"},
     )
     assert full.returncode == 1 and "Traceback" in full.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "trainer.max_epochs=abc",
+            r"trainer\.max_epochs must be a whole number >= 1 \(or -1\), got 'abc'",
+        ),
+        (
+            "trainer.max_epochs=0",
+            r"trainer\.max_epochs must be a whole number >= 1 \(or -1\), got 0",
+        ),
+        ("seed=abc", r"seed must be an integer or null, got 'abc'"),
+    ],
+)
+def test_bad_run_settings_are_named_before_any_work(make_cfg, override, message):
+    with pytest.raises(ValueError, match=message):
+        train(make_cfg(override))
