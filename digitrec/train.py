@@ -162,7 +162,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("test report written to %s", summary_dir)
 
     summary = {
-        "metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith(("val/", "test/"))},
+        "metrics": _reported(metrics),
         "best_checkpoint": best or None,
         "last_checkpoint": last or None,
         "tested_checkpoint": tested,
@@ -175,6 +175,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
+def _reported(metrics: dict[str, float]) -> dict[str, float]:
+    """The validation and test metrics that metrics.json reports, sorted by name."""
+    return {k: v for k, v in sorted(metrics.items()) if k.startswith(("val/", "test/"))}
+
+
 def _record_interruption(trainer: L.Trainer, output_dir: Path, reason: str) -> None:
     """metrics.json of a run stopped before the end: what it reached and where it was saved."""
     if not trainer.is_global_zero:
@@ -184,11 +189,7 @@ def _record_interruption(trainer: L.Trainer, output_dir: Path, reason: str) -> N
         "interrupted": reason,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
-        "metrics": {
-            k: v
-            for k, v in sorted(_scalars(trainer.callback_metrics).items())
-            if k.startswith(("val/", "test/"))
-        },
+        "metrics": _reported(_scalars(trainer.callback_metrics)),
         "last_checkpoint": str(last) if last.is_file() else None,
     }
     (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -66,11 +66,15 @@ def choose_pieces(
     by_run: dict[int, dict[tuple[int, int], Read]] = {
         k: {} for k, run in enumerate(runs) if len(run.cuts) >= 3
     }
+    # a run too wide to be one digit is cut however unsure the net is of the pieces
+    needed = {
+        k: min_piece_confidence
+        if runs[k].cuts[-1] - runs[k].cuts[0] <= _ONE_DIGIT_WIDEST * runs[k].height
+        else 0.0
+        for k in by_run
+    }
     for k, i, j, index in spans:
-        run = runs[k]
-        # a run too wide to be one digit is cut however unsure the net is of the pieces
-        one_digit = run.cuts[-1] - run.cuts[0] <= _ONE_DIGIT_WIDEST * run.height
-        if piece_probabilities[index].max() >= min_piece_confidence or not one_digit:
+        if piece_probabilities[index].max() >= needed[k]:
             by_run[k][(i, j)] = (pieces[index], piece_probabilities[index])
     for k, table in by_run.items():
         run = runs[k]
