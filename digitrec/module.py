@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
+
+from digitrec.data.labels import NOT_ONE_DIGIT
 
 
 def _plain(config: Any) -> Any:
@@ -96,7 +99,10 @@ class DigitClassifier(L.LightningModule):
             MeanMetric(nan_strategy="ignore") for _ in range(3)
         )
         self.train_acc, self.val_acc, self.test_acc = (
-            MulticlassAccuracy(num_classes, average="micro", validate_args=False) for _ in range(3)
+            MulticlassAccuracy(
+                num_classes, average="micro", ignore_index=NOT_ONE_DIGIT, validate_args=False
+            )
+            for _ in range(3)
         )
         self.val_acc_best = MaxMetric()
 
@@ -120,7 +126,13 @@ class DigitClassifier(L.LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         images, labels = batch
         logits = self(images)
-        return F.cross_entropy(logits, labels), logits, labels
+        log_p = F.log_softmax(logits, dim=1)
+        # cross-entropy for digits; for crops that are not one digit (training only), the KL
+        # divergence of the prediction from equal probabilities (no branch: no device sync)
+        digit_loss = -log_p.gather(1, labels.clamp(min=0)[:, None])[:, 0]
+        spread_loss = -(log_p.mean(dim=1) + math.log(logits.shape[1]))
+        loss = torch.where(labels == NOT_ONE_DIGIT, spread_loss, digit_loss).mean()
+        return loss, logits, labels
 
     def on_train_start(self) -> None:
         # the sanity check must not count towards the best validation accuracy

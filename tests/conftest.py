@@ -32,8 +32,9 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def photo_checkpoint(data_dir: Path, tmp_path_factory) -> Path:
-    """A checkpoint that reads photographed digits: a BatchNorm CNN trained with the photo
-    preprocessing and affine augmentation (4 epochs on the embedded data, ~10 s)."""
+    """A checkpoint that reads photographed digits and numbers: a BatchNorm CNN trained with the
+    photo preprocessing, affine augmentation and crops cut from photos of touching pairs (4
+    epochs on the embedded data, ~25 s)."""
     from digitrec.train import train
 
     cfg = compose_config(
@@ -47,6 +48,7 @@ def photo_checkpoint(data_dir: Path, tmp_path_factory) -> Path:
             "model/optimizer=adamw",
             "augment=affine",
             "data.batch_size=64",
+            "data.touching_pairs=600",
             "trainer.max_epochs=4",
             "test=false",
         ],

@@ -45,8 +45,9 @@ def test_touching_pairs_are_split_and_read(recognizer):
     assert len(frames) >= 15
     read = [recognizer.read(f.image).text for f in frames]
     truth = ["".join(map(str, f.labels)) for f in frames]
-    assert sum(len(r) == 2 for r in read) >= 0.25 * len(frames)
-    assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 0.2 * len(frames)
+    # (a reader and net without touching pairs: about a quarter; with them about 85%)
+    assert sum(len(r) == 2 for r in read) >= 0.7 * len(frames)
+    assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 0.6 * len(frames)
 
 
 def test_clear_single_digits_and_spaced_numbers_are_not_cut(recognizer):

@@ -27,6 +27,7 @@ from digitrec.data.folder import scan_digit_folder
 from digitrec.data.handwriting import load_or_draw_handwriting
 from digitrec.data.photo import load_or_render_photo_copies
 from digitrec.data.split import Side, assign_sides
+from digitrec.data.touching import load_or_render_touching_pairs
 from digitrec.preprocess.config import preprocess_config_dict
 
 log = logging.getLogger(__name__)
@@ -209,14 +210,18 @@ class FolderDataModule(DigitDataModule):
         photo_levels: tuple[str, ...] = ("medium", "hard"),
         synthetic_per_digit: int = 0,
         synthetic_exclude: tuple[str, ...] = (),
+        touching_pairs: int = 0,
         **common: Any,
     ) -> None:
         super().__init__(**common)
-        if synthetic_per_digit < 0 or photo_copies < 0:
-            raise ValueError(
-                "data.synthetic_per_digit and data.photo_copies must be >= 0, "
-                f"got {synthetic_per_digit} and {photo_copies}"
-            )
+        for key, value in (
+            ("synthetic_per_digit", synthetic_per_digit),
+            ("photo_copies", photo_copies),
+            ("touching_pairs", touching_pairs),
+        ):
+            if value < 0:
+                raise ValueError(f"data.{key} must be >= 0, got {value}")
+        self.touching_pairs = int(touching_pairs)
         self.synthetic_per_digit = int(synthetic_per_digit)
         self.synthetic_exclude = tuple(synthetic_exclude)
         self.photo_copies = int(photo_copies)
@@ -251,11 +256,12 @@ class FolderDataModule(DigitDataModule):
         return torch.from_numpy(sides)
 
     def _training_extras(self, tensors: DigitTensors) -> tuple[Tensor, Tensor]:
-        """Digits only ever trained on: synthetic handwriting (``synthetic_per_digit``) and
-        synthetic photos (``photo_copies``) of the training images and of those digits, never
-        of a validation or test image."""
+        """Digits only ever trained on: synthetic handwriting (``synthetic_per_digit``), and
+        synthetic photos of the training images and of those digits (``photo_copies``) and of
+        two of them touching (``touching_pairs``), never of a validation or test image."""
         images = tensors.images[:0]
         labels = tensors.labels[:0]
+        train = self._sides(tensors) == Side.TRAIN
         if self.synthetic_per_digit:
             images, labels = load_or_draw_handwriting(
                 self.synthetic_per_digit,
@@ -264,11 +270,13 @@ class FolderDataModule(DigitDataModule):
                 self.cache_dir,
                 self.seed,
             )
+        sources = (
+            torch.cat([tensors.images[train], images]),
+            torch.cat([tensors.labels[train], labels]),
+        )
         if self.photo_copies:
-            train = self._sides(tensors) == Side.TRAIN
             photo_images, photo_labels = load_or_render_photo_copies(
-                torch.cat([tensors.images[train], images]),
-                torch.cat([tensors.labels[train], labels]),
+                *sources,
                 self.photo_copies,
                 self.photo_levels,
                 self.preprocess,
@@ -277,6 +285,17 @@ class FolderDataModule(DigitDataModule):
             )
             images = torch.cat([images, photo_images])
             labels = torch.cat([labels, photo_labels])
+        if self.touching_pairs:
+            pair_images, pair_labels = load_or_render_touching_pairs(
+                *sources,
+                self.touching_pairs,
+                self.photo_levels,
+                self.preprocess,
+                self.cache_dir,
+                self.seed,
+            )
+            images = torch.cat([images, pair_images])
+            labels = torch.cat([labels, pair_labels])
         return images, labels
 
     def load_split(self) -> tuple[Tensor, Tensor, Tensor]:

@@ -24,14 +24,19 @@ from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tenso
 log = logging.getLogger(__name__)
 
 
+def box_iou(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> float:
+    """The intersection over union of two ``(x, y, w, h)`` boxes."""
+    ix = max(0, min(box[0] + box[2], other[0] + other[2]) - max(box[0], other[0]))
+    iy = max(0, min(box[1] + box[3], other[1] + other[3]) - max(box[1], other[1]))
+    inter = ix * iy
+    return inter / max(1, box[2] * box[3] + other[2] * other[3] - inter)
+
+
 def boxes_overlap(
     box: tuple[int, int, int, int], truth: tuple[int, int, int, int], iou: float = 0.5
 ) -> bool:
     """Is the intersection over union of two (x, y, w, h) boxes at least ``iou``?"""
-    ix = max(0, min(box[0] + box[2], truth[0] + truth[2]) - max(box[0], truth[0]))
-    iy = max(0, min(box[1] + box[3], truth[1] + truth[3]) - max(box[1], truth[1]))
-    inter = ix * iy
-    return inter >= iou * (box[2] * box[3] + truth[2] * truth[3] - inter)
+    return box_iou(box, truth) >= iou
 
 
 def found_digits(results: Sequence[np.ndarray | None], what: str) -> list[int]:

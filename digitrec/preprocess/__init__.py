@@ -8,7 +8,8 @@ no digit. The same objects serve the DataModule's cache, capture previews and in
 
 from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
 from digitrec.preprocess.config import build_preprocessor
-from digitrec.preprocess.mnist import DigitCrop, InkRun, MnistPreprocessor
+from digitrec.preprocess.mnist import MnistPreprocessor
+from digitrec.preprocess.runs import DigitCrop, InkRun
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.

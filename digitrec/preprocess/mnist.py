@@ -29,48 +29,15 @@ The steps, each robust to what webcams and phones do to paper:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from digitrec.preprocess.basic import to_gray_uint8
+from digitrec.preprocess.runs import DigitCrop, InkRun
 
 _POLARITIES = ("auto", "dark_on_light", "light_on_dark")
-
-
-@dataclass(frozen=True)
-class DigitCrop:
-    """One digit found in an image: its box ``(x, y, w, h)`` in the input's pixels and its
-    ``size`` x ``size`` ``uint8`` MNIST-style rendering (white ink on black)."""
-
-    box: tuple[int, int, int, int]
-    image: np.ndarray
-
-
-@dataclass(frozen=True)
-class InkRun:
-    """A run of ink in a written number: one digit, or several whose strokes touch.
-
-    ``whole`` is the run read as one digit; ``cuts`` are the columns (of the run's own mask,
-    its left and right edges included) where it may be cut into digits, empty for a run
-    too narrow to hold two. :meth:`piece` renders the ink between two of them.
-    """
-
-    whole: DigitCrop
-    cuts: tuple[int, ...]
-    height: int
-    _mask: np.ndarray = field(repr=False)
-    _origin: tuple[int, int, float] = field(repr=False)
-    _render: Callable[[np.ndarray, int, int, float], DigitCrop] = field(repr=False)
-
-    def piece(self, start: int, end: int) -> DigitCrop | None:
-        """The digit between ``cuts[start]`` and ``cuts[end]`` (None: no ink there)."""
-        left, top, scale = self._origin
-        a, b = self.cuts[start], self.cuts[end]
-        ink = self._mask[:, a:b]
-        return self._render(ink, left + a, top, scale) if ink.any() else None
 
 
 @dataclass
@@ -101,12 +68,6 @@ _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # ruled lines are looked for at these tilts (degrees)
 _LINE_ANGLES = np.arange(-15, 16, 3)
 _LINE_SLOPES = np.tan(np.deg2rad(_LINE_ANGLES))
-# a run of ink narrower than this fraction of its height holds one digit: it is never cut
-_MIN_RUN_ASPECT = 0.75
-# no digit cut from a run is narrower than this fraction of the run's height
-_MIN_PIECE_WIDTH = 0.2
-# at most this many places to cut one run are tried (the lowest ink columns)
-_MAX_CUTS = 6
 _LINE_BAND = np.ones((3, 1), np.uint8)
 # a digit whose rim is soft on more than this fraction has shading joined to it
 _SOFT_RIM_ALLOWED = 0.1
@@ -223,22 +184,10 @@ class MnistPreprocessor:
             return []
         ink8, labels, components, scale = found
         groups = self._group_columns(components)
-        runs = []
-        for group in self._digit_groups(groups):
-            mask, left, top = self._digit_mask(labels, ink8, group)
-            bx, _, bw, bh = cv2.boundingRect(mask)
-            cuts = _cut_candidates(mask[:, bx : bx + bw], bh)
-            runs.append(
-                InkRun(
-                    whole=self._mnist_crop(mask, left, top, scale),
-                    cuts=tuple(bx + c for c in cuts),
-                    height=bh,
-                    _mask=mask,
-                    _origin=(left, top, scale),
-                    _render=self._mnist_crop,
-                )
-            )
-        return runs
+        return [
+            InkRun.of(*self._digit_mask(labels, ink8, group), scale, self._mnist_crop)
+            for group in self._digit_groups(groups)
+        ]
 
     @staticmethod
     def _digit_groups(groups: list[list[_Component]]) -> list[list[_Component]]:
@@ -629,32 +578,6 @@ class MnistPreprocessor:
 
     def _fit_and_centre(self, mask: np.ndarray) -> np.ndarray:
         return fit_and_centre(mask, self.size, self.box)
-
-
-def _cut_candidates(mask: np.ndarray, height: int) -> tuple[int, ...]:
-    """Columns of a run of ink (``mask``, cropped to its columns) where touching digits may be
-    cut: the left edge, the lowest minima of its ink per column, the right edge. A run too
-    narrow for two digits gets none."""
-    width = mask.shape[1]
-    if width < _MIN_RUN_ASPECT * height:
-        return ()
-    margin = max(1, round(_MIN_PIECE_WIDTH * height))
-    window = max(1, height // 12)
-    ink = np.convolve(mask.sum(axis=0, dtype=np.float64), np.ones(window) / window, "same")
-    inner = np.arange(margin, width - margin)
-    if len(inner) == 0:
-        return ()
-    # local minima of the ink profile, weakest first; equal cuts stand in where there are none
-    is_minimum = (ink[inner] <= ink[inner - 1]) & (ink[inner] <= ink[inner + 1])
-    ranked = sorted(inner[is_minimum].tolist(), key=lambda x: ink[x])
-    ranked += [round(width * f) for f in (1 / 2, 1 / 3, 2 / 3)]
-    chosen: list[int] = []
-    for x in ranked:
-        if margin <= x <= width - margin and all(abs(x - c) >= margin for c in chosen):
-            chosen.append(x)
-        if len(chosen) == _MAX_CUTS:
-            break
-    return (0, *sorted(chosen), width)
 
 
 def fit_and_centre(mask: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:

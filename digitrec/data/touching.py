@@ -1,0 +1,166 @@
+"""Training crops from photos of two touching digits: what a number reader must judge.
+
+``Recognizer.read`` cuts a run of ink that may hold touching digits into the pieces the net
+reads most confidently, so the net must be confident only of whole single digits. A net trained
+on single digits alone is not: it reads two touching digits squashed into one crop, or half a
+digit, as some digit with high confidence. So pairs of training digits are photographed
+touching or overlapping (the synthetic camera), brought back through the preprocessing's
+run segmentation, and every candidate piece is labelled by where the digits were drawn:
+
+- a piece holding one digit whole (a sliver of its neighbour allowed) is that digit;
+- the run whole, or a piece holding no digit whole (a fragment), is :data:`NOT_ONE_DIGIT`,
+  which the training loss pulls towards equal probabilities for all classes (outlier exposure,
+  Hendrycks et al. 2019); the net's ten outputs and its architecture are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import track
+from torch import Tensor
+
+from digitrec.camera.render import PhotoRenderer
+from digitrec.data.labels import NOT_ONE_DIGIT
+from digitrec.data.photo import box_iou
+from digitrec.preprocess import VERSION as PREPROCESS_VERSION
+from digitrec.preprocess import build_preprocessor
+from digitrec.preprocess.runs import VERSION as RUNS_VERSION
+from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
+
+# neighbours from a clear overlap to barely apart, in digit heights (the renderer's ``gap``)
+PAIR_GAP = (-0.15, 0.02)
+# a piece is a digit when its box matches the digit's this well (intersection over union) and
+# its neighbour's no better than _OTHER; a fragment when it matches neither better than _FRAGMENT
+_MATCH = 0.75
+_OTHER = 0.25
+_FRAGMENT = 0.5
+# crops kept per photo: the digits found whole, and at most this many fragments
+_FRAGMENTS_PER_PAIR = 2
+
+
+def label_piece(
+    piece: tuple[int, int, int, int], digits: Sequence[tuple[int, int, int, int]]
+) -> int | None:
+    """Which of the two ``digits`` boxes a piece's box holds (all boxes ``x, y, w, h``): its
+    index, ``NOT_ONE_DIGIT`` for both or a fragment of either, None where it is neither
+    clearly (left out)."""
+    both = _union(*digits)
+    if box_iou(piece, both) >= _MATCH and min(box_iou(piece, d) for d in digits) < _MATCH:
+        return NOT_ONE_DIGIT
+    first, second = (box_iou(piece, d) for d in digits)
+    if first >= _MATCH and second <= _OTHER:
+        return 0
+    if second >= _MATCH and first <= _OTHER:
+        return 1
+    if max(first, second) <= _FRAGMENT:
+        return NOT_ONE_DIGIT
+    return None
+
+
+def _union(*boxes: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x1, y1 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x2, y2 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x1, y1, x2 - x1, y2 - y1
+
+
+def render_touching_pairs(
+    images: Tensor,
+    labels: Tensor,
+    count: int,
+    levels: Sequence[str],
+    preprocess: Mapping[str, Any],
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """Crops (``uint8 (N, 28, 28)``) and labels from ``count`` photos of two random digits of
+    ``images`` (28x28 white on black) written touching or overlapping (see the module)."""
+    preprocessor = build_preprocessor(preprocess)
+    if not hasattr(preprocessor, "segment_runs"):
+        raise ValueError(
+            "data.touching_pairs needs a preprocessing that segments numbers "
+            f"(preprocess=mnist), not {preprocess.get('_target_', preprocess)!r}"
+        )
+    renderers = [PhotoRenderer(level=level) for level in levels]
+
+    def one(k: int) -> list[tuple[np.ndarray, int]]:
+        rng = np.random.default_rng([seed, k])
+        pair = rng.choice(len(labels), size=2, replace=False)
+        renderer = renderers[int(rng.integers(len(renderers)))]
+        frame = renderer.render(
+            [images[i].numpy() for i in pair], [int(labels[i]) for i in pair], rng, PAIR_GAP
+        )
+        runs = preprocessor.segment_runs(frame.image)
+        if len(runs) != 1:
+            return []  # the digits were found apart (or not at all): nothing to judge
+        run = runs[0]
+        crops = [(run.whole.image, label_piece(run.whole.box, frame.boxes))]
+        last = len(run.cuts) - 1
+        for i in range(last):
+            for j in range(i + 1, last + 1):
+                if (i, j) != (0, last) and (piece := run.piece(i, j)) is not None:
+                    crops.append((piece.image, label_piece(piece.box, frame.boxes)))
+        digits = [(c, int(labels[pair[w]])) for c, w in crops if w is not None and w >= 0]
+        fragments = [(c, NOT_ONE_DIGIT) for c, w in crops[1:] if w == NOT_ONE_DIGIT]
+        if crops[0][1] == NOT_ONE_DIGIT:
+            digits.append((crops[0][0], NOT_ONE_DIGIT))
+        picked = rng.permutation(len(fragments))[:_FRAGMENTS_PER_PAIR]
+        return digits + [fragments[p] for p in picked]
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = list(
+            track(
+                pool.map(one, range(count)),
+                total=count,
+                description=f"photographing {count} touching pairs",
+                transient=True,
+            )
+        )
+    crops = [crop for result in results for crop in result]
+    if not crops:
+        return images[:0], labels[:0]
+    return (
+        torch.from_numpy(np.stack([c for c, _ in crops])),
+        torch.tensor([label for _, label in crops], dtype=torch.long),
+    )
+
+
+def load_or_render_touching_pairs(
+    images: Tensor,
+    labels: Tensor,
+    count: int,
+    levels: Sequence[str],
+    preprocess: Mapping[str, Any],
+    cache_dir: str | Path,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """:func:`render_touching_pairs`, cached by the source pixels, every setting and the
+    preprocessing's code version."""
+    digest = hashlib.sha256()
+    digest.update(images.numpy().tobytes())
+    digest.update(labels.numpy().tobytes())
+    settings = {
+        "count": count,
+        "levels": list(levels),
+        "preprocess": dict(preprocess),
+        "code": PREPROCESS_VERSION,
+        "runs_code": RUNS_VERSION,
+        "gap": PAIR_GAP,
+        "seed": seed,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    path = Path(cache_dir) / f"touching-{digest.hexdigest()[:20]}.pt"
+
+    def build() -> dict[str, Tensor]:
+        out = render_touching_pairs(images, labels, count, levels, preprocess, seed)
+        return {"images": out[0], "labels": out[1]}
+
+    stored = load_or_build_tensors(path, build, images_match_labels)
+    return stored["images"], stored["labels"]

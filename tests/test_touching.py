@@ -1,0 +1,123 @@
+"""Touching digits: the run's strokes parted at cuts, and the training crops cut from pairs."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from digitrec.data.labels import NOT_ONE_DIGIT
+from digitrec.data.split import Side
+from digitrec.data.touching import label_piece, render_touching_pairs
+from digitrec.module import DigitClassifier
+from digitrec.preprocess import InkRun
+from digitrec.preprocess.runs import DigitCrop
+
+ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
+SEED_CNN = {"_target_": "digitrec.nets.seed_cnn.SeedCNN"}
+MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
+
+
+def _keep_mask(mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
+    """A renderer that returns the mask itself (to see exactly which ink a piece holds)."""
+    return DigitCrop(box=(left, top, mask.shape[1], mask.shape[0]), image=mask.copy())
+
+
+def _overlapping_strokes() -> np.ndarray:
+    """Two strokes 40 px tall whose columns overlap by 10 px but never touch: an upright bar
+    (columns 5-24) and a bar leaning back over it (a neighbour's flag: columns 21-44)."""
+    mask = np.zeros((50, 50), np.uint8)
+    cv2.rectangle(mask, (5, 5), (24, 44), 1, -1)
+    cv2.line(mask, (21, 2), (30, 2), 1, 2)  # the flag, above the first bar, not touching it
+    cv2.rectangle(mask, (28, 5), (44, 44), 1, -1)
+    cv2.line(mask, (30, 2), (30, 5), 1, 2)
+    return mask
+
+
+def test_a_cut_gives_a_stroke_that_only_overhangs_it_to_its_own_side():
+    mask = _overlapping_strokes()
+    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask)
+    assert len(run.cuts) >= 3, run.cuts
+    # some cut parts the two strokes: each side holds one stroke whole, none of the other's
+    first = np.zeros_like(mask)
+    cv2.rectangle(first, (5, 5), (24, 44), 1, -1)
+    second = mask & (1 - first)
+    parted = [
+        k
+        for k in range(1, len(run.cuts) - 1)
+        if np.array_equal(run.piece(0, k).image, first)
+        and np.array_equal(run.piece(k, len(run.cuts) - 1).image, second)
+    ]
+    assert parted, run.cuts
+
+
+def test_a_cut_through_one_stroke_parts_it_at_the_column():
+    mask = np.zeros((40, 80), np.uint8)
+    cv2.rectangle(mask, (5, 5), (74, 34), 1, -1)  # one wide blob: two digits run together
+    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask)
+    a = run.cuts[1]
+    left = run.piece(0, 1).image
+    assert left[:, a:].sum() == 0 and left[:, :a].sum() == mask[:, :a].sum()
+
+
+def test_pieces_are_labelled_by_the_digit_boxes_they_match():
+    digits = ((0, 0, 20, 40), (18, 0, 22, 40))
+    assert label_piece((0, 0, 21, 40), digits) == 0
+    assert label_piece((17, 1, 23, 39), digits) == 1
+    assert label_piece((0, 0, 40, 40), digits) == NOT_ONE_DIGIT  # both: not one digit
+    assert label_piece((0, 0, 10, 12), digits) == NOT_ONE_DIGIT  # a fragment
+    assert label_piece((0, 0, 30, 40), digits) == NOT_ONE_DIGIT  # a digit and a half
+    assert label_piece((0, 0, 27, 40), digits) is None  # neither clearly: left out
+
+
+def test_touching_pairs_give_digits_and_not_one_digit_crops():
+    images, labels = [], []
+    for digit in (0, 3, 7):  # bold, distinct shapes the photo preprocessing finds
+        canvas = np.zeros((28, 28), np.uint8)
+        cv2.putText(canvas, str(digit), (6, 23), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 255, 3)
+        images.append(canvas)
+        labels.append(digit)
+    crops, crop_labels = render_touching_pairs(
+        torch.from_numpy(np.stack(images)), torch.tensor(labels), 12, ["clean"], MNIST, seed=1
+    )
+    assert crops.dtype == torch.uint8 and crops.shape[1:] == (28, 28)
+    found = set(crop_labels.tolist())
+    assert NOT_ONE_DIGIT in found and found - {NOT_ONE_DIGIT} and found <= {0, 3, 7, -1}
+    with pytest.raises(ValueError, match=r"touching_pairs.*preprocess=mnist"):
+        render_touching_pairs(
+            torch.from_numpy(np.stack(images)),
+            torch.tensor(labels),
+            2,
+            ["clean"],
+            {"_target_": "digitrec.preprocess.GuidePreprocessor"},
+        )
+
+
+def test_not_one_digit_is_trained_towards_equal_probabilities_and_never_scored():
+    model = DigitClassifier(net=SEED_CNN, optimizer=ADAM)
+    images = torch.rand(4, 1, 28, 28)
+    labels = torch.tensor([3, NOT_ONE_DIGIT, 5, NOT_ONE_DIGIT])
+    loss, logits, _ = model._step((images, labels))
+    assert torch.isfinite(loss) and loss > 0
+    # equal logits cost nothing for a crop that is not one digit
+    model.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    torch.nn.init.zeros_(model.net[1].weight)
+    torch.nn.init.zeros_(model.net[1].bias)
+    only_outliers = torch.full((2,), NOT_ONE_DIGIT)
+    assert model._step((images[:2], only_outliers))[0].abs() < 1e-6
+    model.train_acc.update(logits, labels)  # must not fail on the -1 labels
+    scored = torch.zeros(4, 10)
+    scored[0, 3] = scored[2, 0] = 5.0
+    model.val_acc.update(scored, labels)
+    assert model.val_acc.compute() == pytest.approx(0.5)  # 1 of the 2 digits; -1s not counted
+
+
+def test_data_option_adds_touching_pair_crops_to_training_only(small_folder_data):
+    plain = small_folder_data()
+    paired = small_folder_data(touching_pairs=6, photo_levels=["clean"])
+    added = paired.split(Side.TRAIN).labels[len(plain.split(Side.TRAIN)) :]
+    assert len(added) > 0 and set(added.tolist()) <= {*range(10), NOT_ONE_DIGIT}
+    for side in (Side.VAL, Side.TEST):
+        assert np.array_equal(paired.split(side).labels, plain.split(side).labels)
+        assert NOT_ONE_DIGIT not in paired.split(side).labels
