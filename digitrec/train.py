@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +25,7 @@ from digitrec.checkpoint import load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
 from digitrec.data.split import Side
+from digitrec.run_record import record_config, resume_arguments
 from digitrec.utils.instantiate import instantiate_named
 from digitrec.utils.malloc import tune_glibc_malloc
 
@@ -46,7 +48,7 @@ warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
 
 
-def _resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+def _resume_path(ckpt_path: str | None, output_dir: Path, model: Any) -> str | None:
     """The checkpoint to resume from; ``last`` is this run dir's ``checkpoints/last.ckpt`` if one
     exists (a restarted or requeued job), else a fresh start."""
     if ckpt_path is None:
@@ -58,8 +60,23 @@ def _resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
             return None
         ckpt_path = str(last)
     # fail here with the key's name, not deep inside Lightning with a pickle error
-    read_checkpoint(ckpt_path, key="ckpt_path")
+    state = read_checkpoint(ckpt_path, key="ckpt_path")
+    _check_resumable(state, ckpt_path, model)
     return str(Path(ckpt_path).expanduser())
+
+
+def _check_resumable(state: dict[str, Any], ckpt_path: str, model: Any) -> None:
+    """A checkpoint resumes only the net and optimizer it was trained with (Lightning would
+    fail deep inside with a ``KeyError`` or a shape mismatch): one line naming both."""
+    stored = state.get("hyper_parameters") or {}
+    for part in ("net", "optimizer"):
+        was = (stored.get(part) or {}).get("_target_")
+        now = (model.hparams.get(part) or {}).get("_target_")
+        if was and now and was != now:
+            raise ValueError(
+                f"ckpt_path={ckpt_path!r} was trained with model.{part} {was}, but this run's "
+                f"is {now}: resume with the same model (or start from its weights: init_from=)"
+            )
 
 
 def _pretrained_net(cfg: DictConfig) -> dict[str, Any] | None:
@@ -114,7 +131,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     pretrained = _pretrained_net(cfg)
     if rank_zero_only.rank == 0:
-        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        record_config(cfg, output_dir)
 
     # data and model receive their sub-configs as plain configs: they build their parts themselves
     # and the model stores them in its checkpoint
@@ -127,11 +144,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = instantiate_named(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
+    resume_from = _resume_path(cfg.get("ckpt_path"), output_dir, model)
     began = time.perf_counter()
     try:
-        trainer.fit(
-            model, datamodule=datamodule, ckpt_path=_resume_path(cfg.get("ckpt_path"), output_dir)
-        )
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     except SIGTERMException:
         # Lightning stops cleanly on SIGTERM but exits 0, which a scheduler takes for success:
         # record the interruption and exit as a terminated process does
@@ -257,5 +273,17 @@ def main(cfg: DictConfig) -> float | None:
     return optimized_value(summary, cfg.get("optimized_metric"))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``digitrec-train``: :func:`main`, resuming a run with the overrides it was started with
+    (:mod:`digitrec.run_record`)."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    try:
+        sys.argv[1:] = resume_arguments(sys.argv[1:], stamp)
+    except ValueError as err:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {err}")
+        raise SystemExit(1) from None
     main()
+
+
+if __name__ == "__main__":
+    cli()
