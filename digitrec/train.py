@@ -165,7 +165,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best = checkpoint.best_model_path if checkpoint else ""
     last = checkpoint.last_model_path if checkpoint else ""
     tested = None
-    if cfg.get("test", True):
+    if cfg.get("test", True) and not getattr(datamodule, "has_test_split", True):
+        log.info("no test split (data.test_fraction=0): the model is not tested")
+    elif cfg.get("test", True):
         # "best" is chosen on validation; when validation ran on the test split, that choice
         # would peek at the test set, so the final weights are tested instead
         use_best = bool(best) and not getattr(datamodule, "validates_on_test", False)

@@ -104,3 +104,23 @@ def test_compiled_net_trains_and_its_checkpoint_loads_into_a_plain_net(make_cfg)
         2,
         10,
     )
+
+
+def test_finetune_on_one_capture_session_of_five_frames_per_digit(
+    make_cfg, photo_checkpoint, tmp_path
+):
+    # what the README's recipe gives after one digitrec-capture session
+    write_tree(
+        tmp_path / "one",
+        [(d, f"20261127-120000_{i}.png") for d in range(10) for i in range(5)],
+        size=64,
+    )
+    summary = train(
+        make_cfg(
+            "experiment=finetune",
+            f"init_from={photo_checkpoint}",
+            f"data.root={tmp_path / 'one'}",
+            "trainer.max_epochs=2",
+        )
+    )
+    assert summary["tested_checkpoint"] is not None and "test/acc" in summary["metrics"]

@@ -78,7 +78,11 @@ def test_resume_last_trains_the_runs_own_model_and_leaves_its_record(data_dir, t
     run = tmp_path / "run"
     first = _train(data_dir, "model/optimizer=sgd", "trainer.max_epochs=1", f"hydra.run.dir={run}")
     assert first.returncode == 0, first.stderr[-2000:]
-    record = [run / "config.yaml", run / ".hydra" / "config.yaml", run / ".hydra" / "overrides.yaml"]
+    record = [
+        run / "config.yaml",
+        run / ".hydra" / "config.yaml",
+        run / ".hydra" / "overrides.yaml",
+    ]
     before = [path.read_bytes() for path in record]
 
     # as the README says: the run dir and what to change, nothing else

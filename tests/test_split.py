@@ -85,3 +85,39 @@ def test_small_digit_still_gets_a_test_group():
 def test_bad_fractions_are_rejected():
     with pytest.raises(ValueError, match=r"val_fraction.*test_fraction"):
         assign_sides(["1/a.png"], [1], 0.5, 0.6)
+
+
+def test_one_capture_session_is_split_by_frame_with_one_warning(caplog_digitrec):
+    relpaths = [f"{d}/s1_{i}.png" for d in range(10) for i in range(5)]
+    labels = [d for d in range(10) for _ in range(5)]
+    sides = assign_sides(relpaths, labels, 0.1, 0.2, seed=0)
+    for d in range(10):
+        mine = sides[np.asarray(labels) == d]
+        assert {Side.TRAIN, Side.VAL, Side.TEST} <= set(mine.tolist()), d
+    warnings = [r.getMessage() for r in caplog_digitrec.records]
+    assert len(warnings) == 1 and "0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in warnings[0]
+    assert "split one by one" in warnings[0]
+    # enough sessions: whole sessions stay on one side, no warning
+    caplog_digitrec.clear()
+    many = [f"{d}/s{k}_{i}.png" for d in range(3) for k in range(6) for i in range(2)]
+    assign_sides(many, [int(p[0]) for p in many], 0.1, 0.2, seed=0)
+    assert not caplog_digitrec.records
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"val_fraction": "abc"}, r"data\.val_fraction must be a number in \[0, 1\), got 'abc'"),
+        ({"val_fraction": 1.5}, r"data\.val_fraction must be a number in \[0, 1\), got 1\.5"),
+        ({"test_fraction": -0.1}, r"data\.test_fraction must be a number in \[0, 1\), got -0\.1"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, r"must be below 1"),
+        ({"val_fraction": 0, "test_fraction": 0}, r"both 0: nothing is held out"),
+    ],
+)
+def test_bad_fractions_fail_when_the_data_is_configured(options, message):
+    from digitrec.data.datamodule import FolderDataModule
+
+    with pytest.raises(ValueError, match=message):
+        FolderDataModule(
+            root="d", preprocess={"_target_": "digitrec.preprocess.MnistPreprocessor"}, **options
+        )

@@ -285,3 +285,13 @@ def test_user_errors_are_one_line_and_full_error_shows_the_traceback(data_dir, t
 def test_bad_run_settings_are_named_before_any_work(make_cfg, override, message):
     with pytest.raises(ValueError, match=message):
         train(make_cfg(override))
+
+
+def test_no_test_split_trains_and_says_it_is_not_tested(make_cfg, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="digitrec")
+    summary = train(make_cfg("debug=fdr", "data.test_fraction=0"))
+    assert summary["tested_checkpoint"] is None
+    assert not any(k.startswith("test/") for k in summary["metrics"])
+    assert any("not tested" in r.getMessage() for r in caplog.records)

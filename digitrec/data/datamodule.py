@@ -62,6 +62,14 @@ class DigitDataModule(L.LightningDataModule):
             )
         if global_batch_size is not None and global_batch_size < 1:
             raise ValueError(f"data.global_batch_size must be >= 1, got {global_batch_size}")
+        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"data.{key} must be a number in [0, 1), got {value!r}")
+        if val_fraction + test_fraction >= 1:
+            raise ValueError(
+                "data.val_fraction + data.test_fraction must be below 1 (something must be left "
+                f"to train on), got {val_fraction} + {test_fraction}"
+            )
         self.batch_size = batch_size
         self.global_batch_size = global_batch_size
         self.device_resident = device_resident
@@ -73,11 +81,21 @@ class DigitDataModule(L.LightningDataModule):
         self.splits: dict[Side, InMemoryDigits] | None = None
         # per-image augmentation of training batches on the device (``conf/augment``)
         self.augment = instantiate(dict(augment)) if augment and "_target_" in augment else None
+        if self.validates_on_test and not self.has_test_split:
+            raise ValueError(
+                "data.val_fraction and data.test_fraction are both 0: nothing is held out to "
+                "validate on; keep one of them above 0"
+            )
 
     @property
     def validates_on_test(self) -> bool:
         """True when there is no validation split and the test split stands in for it."""
         return self.val_fraction == 0
+
+    @property
+    def has_test_split(self) -> bool:
+        """False with ``test_fraction=0``: nothing is held out to test on."""
+        return self.test_fraction > 0
 
     def load_split(self) -> tuple[Tensor, Tensor, Tensor]:
         """All images ``uint8 (N, 28, 28)``, labels ``(N,)`` and their :class:`Side` ``(N,)``."""
@@ -90,7 +108,9 @@ class DigitDataModule(L.LightningDataModule):
         self.splits = {
             side: InMemoryDigits(images[sides == side], labels[sides == side]) for side in Side
         }
-        required = [Side.TRAIN, Side.TEST] + ([] if self.validates_on_test else [Side.VAL])
+        required = [Side.TRAIN]
+        required += [Side.TEST] if self.has_test_split else []
+        required += [] if self.validates_on_test else [Side.VAL]
         for side in required:
             if len(self.splits[side]) == 0:
                 raise ValueError(
@@ -346,6 +366,10 @@ class MNISTDataModule(DigitDataModule):
 
     def describe(self) -> str:
         return f"MNIST under data.root={str(self.root)!r}"
+
+    @property
+    def has_test_split(self) -> bool:
+        return True  # the official test set
 
     def _dataset(self, train: bool, download: bool):
         from torchvision.datasets import MNIST

@@ -11,7 +11,9 @@ test, below ``test_fraction + val_fraction`` val, else train. So
 - every digit is split on its own with the same fractions (stratified in expectation: within a
   few percent for hundreds of groups per digit). Exact quotas would move images whenever the data
   grows, so stability wins; one exception keeps small digits testable: a digit with several groups
-  but an empty required side gets its lowest-hash train group moved there.
+  but an empty required side gets its lowest-hash train group moved there;
+- a digit with fewer sessions than splits (a first capture session) is split frame by frame,
+  with a warning: its frames then straddle the sides, but it can be trained and tested at all.
 """
 
 from __future__ import annotations
@@ -70,9 +72,16 @@ def assign_sides(
     groups: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, (relpath, label) in enumerate(zip(relpaths, labels, strict=True)):
         groups[int(label)][session_of(relpath)].append(i)
+    needed = 1 + (val_fraction > 0) + (test_fraction > 0)
 
     sides = np.full(len(relpaths), Side.TRAIN, dtype=np.int8)
+    by_frame: list[int] = []
+    short: dict[Side, list[int]] = {Side.TEST: [], Side.VAL: []}
     for digit, sessions in sorted(groups.items()):
+        if len(sessions) < needed and sum(map(len, sessions.values())) >= needed:
+            # too few sessions to give every side one: the frames are split one by one
+            by_frame.append(digit)
+            sessions = {relpaths[i]: [i] for indices in sessions.values() for i in indices}
         side_of = {}
         for session in sessions:
             u = unit_hash(seed, session)
@@ -93,13 +102,26 @@ def assign_sides(
             if len(in_train) > 1:
                 side_of[in_train[0]] = wanted
             else:
-                log.warning(
-                    "digit %d has too few capture sessions for a %s split (%d in all): "
-                    "capture more sessions to evaluate it",
-                    digit,
-                    wanted.name.lower(),
-                    len(sessions),
-                )
+                short[wanted].append(digit)
         for session, indices in sessions.items():
             sides[indices] = side_of[session]
+    if by_frame:
+        log.warning(
+            "digits %s have fewer capture sessions than splits (%d): their frames are split one "
+            "by one, so frames of one session are on both sides and the test flatters the model; "
+            "capture more sessions for a fair test",
+            _listed(by_frame),
+            needed,
+        )
+    for side, digits in short.items():
+        if digits:
+            log.warning(
+                "digits %s have too few images for a %s split: capture more to evaluate them",
+                _listed(digits),
+                side.name.lower(),
+            )
     return sides
+
+
+def _listed(digits: Sequence[int]) -> str:
+    return ", ".join(map(str, digits))
