@@ -66,12 +66,13 @@ def net_from_checkpoint(state: dict[str, Any], path: str | Path) -> tuple[nn.Mod
     return net.eval(), state["hyper_parameters"]
 
 
-def net_config(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """The net config stored in a checkpoint's hyperparameters."""
+def net_config(state: dict[str, Any], path: str | Path, key: str = "checkpoint") -> dict[str, Any]:
+    """The net config stored in a checkpoint's hyperparameters (``key`` names the setting the
+    path came from in the error)."""
     net = (state.get("hyper_parameters") or {}).get("net")
     if not isinstance(net, dict):
         raise CheckpointError(
-            f"checkpoint {str(path)!r} holds no net config: it was not written by digitrec's "
+            f"{key}={str(path)!r} holds no net config: it was not written by digitrec's "
             "DigitClassifier with a configured net"
         )
     return net

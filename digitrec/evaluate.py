@@ -135,7 +135,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
         # the split's images are preprocessed as in training; no augmentation or photo copies
         data_cfg.update(preprocess=recognizer.trained_preprocess_config, augment=None)
-        for extra in ("photo_copies", "synthetic_per_digit"):  # training-only digits
+        for extra in ("photo_copies", "synthetic_per_digit", "touching_pairs"):  # training only
             if extra in data_cfg:
                 data_cfg[extra] = 0
         datamodule = instantiate(data_cfg, _recursive_=False)

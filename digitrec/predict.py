@@ -236,12 +236,32 @@ def _as_list(inputs: Any) -> list[str]:
     return [str(i) for i in OmegaConf.to_container(inputs)]
 
 
+def read_input_list(path: str | Path) -> list[str]:
+    """The inputs listed in a text file, one path per line (blank lines and ``#`` comments
+    skipped; relative paths are relative to the file): names with ``,`` or ``=`` need no
+    quoting there."""
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"inputs_from={str(path)!r} cannot be read: {err}") from err
+    listed = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not listed:
+        raise ValueError(f"inputs_from={str(path)!r} lists no inputs")
+    return [str(file.parent / p) if not Path(p).expanduser().is_absolute() else p for p in listed]
+
+
 def run_predict(cfg: DictConfig, stdout: TextIO) -> int:
     """Load the model and read every input named by ``cfg``; returns the number of failures."""
     inputs = _as_list(cfg.get("inputs"))
+    if cfg.get("inputs_from"):
+        inputs += read_input_list(cfg.inputs_from)
     camera_cfg = cfg.get("camera")
     if not inputs and camera_cfg is None:
-        raise ValueError("nothing to read: give inputs=[photo.jpg,folder/,clip.mp4] or camera=...")
+        raise ValueError(
+            "nothing to read: give inputs=[photo.jpg,folder/,clip.mp4], inputs_from=list.txt "
+            "or camera=..."
+        )
     preprocess = cfg.get("preprocess")
     recognizer = Recognizer.load(
         cfg.model_path,

@@ -21,7 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
-from digitrec.checkpoint import load_net_weights, net_config, read_checkpoint
+from digitrec.checkpoint import CheckpointError, load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
 from digitrec.data.split import Side
@@ -33,19 +33,23 @@ log = logging.getLogger(__name__)
 register_resolvers()
 
 
-class _NoAdverts(logging.Filter):
-    """Drop Lightning's advert for its cloud logger from every run's output."""
+class _NothingToActOn(logging.Filter):
+    """Drop Lightning's messages a user cannot act on: the advert for its cloud logger, and the
+    notice that our model summary callback replaces its default one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "litlogger" not in record.getMessage()
+        message = record.getMessage()
+        return "litlogger" not in message and "Skipping setting a default" not in message
 
 
 for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-    logging.getLogger(_name).addFilter(_NoAdverts())
+    logging.getLogger(_name).addFilter(_NothingToActOn())
 
 # Batches are gathered from memory in the main process: worker processes would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+# Lightning's own use of a torch API it deprecates (lightning.pytorch.utilities._pytree)
+warnings.filterwarnings("ignore", ".*LeafSpec.*")
 
 
 def _resume_path(ckpt_path: str | None, output_dir: Path, model: Any) -> str | None:
@@ -68,6 +72,14 @@ def _resume_path(ckpt_path: str | None, output_dir: Path, model: Any) -> str | N
 def _check_resumable(state: dict[str, Any], ckpt_path: str, model: Any) -> None:
     """A checkpoint resumes only the net and optimizer it was trained with (Lightning would
     fail deep inside with a ``KeyError`` or a shape mismatch): one line naming both."""
+    missing = [
+        k for k in ("pytorch-lightning_version", "optimizer_states", "loops") if k not in state
+    ]
+    if missing:
+        raise CheckpointError(
+            f"ckpt_path={ckpt_path!r} holds weights but not the training state a resume needs "
+            f"(no {', '.join(missing)}): start from its weights with init_from= instead"
+        )
     stored = state.get("hyper_parameters") or {}
     for part in ("net", "optimizer"):
         was = (stored.get(part) or {}).get("_target_")
@@ -85,7 +97,7 @@ def _pretrained_net(cfg: DictConfig) -> dict[str, Any] | None:
     if not cfg.get("init_from"):
         return None
     state = read_checkpoint(cfg.init_from, key="init_from")
-    stored = net_config(state, cfg.init_from)
+    stored = net_config(state, cfg.init_from, key="init_from")
     if OmegaConf.to_container(cfg.model.net, resolve=True) != stored:
         log.info("init_from: using the checkpoint's net %s", stored.get("_target_"))
     with open_dict(cfg):
@@ -114,6 +126,9 @@ def _check_run_settings(cfg: DictConfig) -> None:
         isinstance(epochs, bool) or not isinstance(epochs, int) or (epochs < 1 and epochs != -1)
     ):
         raise ValueError(f"trainer.max_epochs must be a whole number >= 1 (or -1), got {epochs!r}")
+    lr = (cfg.get("model") or {}).get("optimizer", {}).get("lr")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+        raise ValueError(f"model.optimizer.lr must be a number > 0, got {lr!r}")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

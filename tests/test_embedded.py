@@ -34,3 +34,17 @@ def test_refuses_a_non_empty_foreign_folder(tmp_path):
     with pytest.raises(FileExistsError, match=r"not empty.*data.root"):
         write_embedded_digits(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_partly_deleted_folder_gets_the_missing_digits_back(tmp_path, caplog_digitrec):
+    root = tmp_path / "embedded"
+    assert write_embedded_digits(root) is True
+    gone = [*sorted((root / "7").glob("*.png"))[:3], next((root / "0").glob("*.png"))]
+    kept = {p: p.stat().st_mtime_ns for p in sorted((root / "3").glob("*.png"))[:5]}
+    for path in gone:
+        path.unlink()
+    assert write_embedded_digits(root) is True
+    assert all(path.is_file() for path in gone)
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # the rest left alone
+    assert "lacked 4 of the embedded digits" in caplog_digitrec.text
+    assert len(scan_digit_folder(root)) == 5000

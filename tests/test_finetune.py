@@ -70,6 +70,10 @@ def test_init_from_errors_name_the_file(make_cfg, tmp_path, captures):
                 f"data.root={captures}",
             )
         )
+    weights_only = tmp_path / "weights.ckpt"
+    torch.save({"state_dict": {"net.w": torch.zeros(2)}}, weights_only)
+    with pytest.raises(CheckpointError, match=r"init_from=.*weights.ckpt.*holds no net config"):
+        train(make_cfg("experiment=finetune", f"init_from={weights_only}", f"data.root={captures}"))
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match=r"init_from=.*bad.ckpt.*not a readable checkpoint"):

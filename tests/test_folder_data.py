@@ -37,6 +37,10 @@ def test_missing_root_names_root_and_layout(tmp_path):
         DatasetLayoutError, match=r"nowhere.*does not exist.*<root>/<digit>/<image>"
     ):
         scan_digit_folder(missing)
+    a_file = tmp_path / "digits.zip"
+    a_file.write_bytes(b"PK")
+    with pytest.raises(DatasetLayoutError, match=r"digits\.zip.*is a file, not a folder"):
+        scan_digit_folder(a_file)
 
 
 def test_root_without_images_is_an_error(tmp_path):
@@ -227,7 +231,7 @@ def test_datamodule_serves_scaled_batches_by_split(tmp_path):
 
 
 def test_empty_split_is_a_clear_error(tmp_path):
-    write_tree(tmp_path / "d", [(d, f"only_{i}.png") for d in range(10) for i in range(3)])
+    write_tree(tmp_path / "d", [(d, f"only_{i}.png") for d in range(10) for i in range(2)])
     dm = FolderDataModule(
         root=tmp_path / "d", preprocess=SEED_PREPROCESS, val_fraction=0.1, test_fraction=0.2
     )

@@ -169,3 +169,26 @@ def test_a_camera_that_cannot_open_is_one_error_frame(tmp_path):
     camera = {"_target_": "digitrec.camera.devices.VideoCamera", "path": str(tmp_path / "x.mp4")}
     (frame,) = list(iter_camera(camera))
     assert frame.image is None and "cannot open video" in frame.error and "x.mp4" in frame.error
+
+
+def test_inputs_from_a_list_file_with_names_hydra_cannot_take(photo_checkpoint, tmp_path):
+    frame = next(iter(SyntheticCamera(level="clean", max_frames=1, seed=4)))
+    odd = tmp_path / "shots" / "a,b=c.png"  # a comma and an equals sign: Hydra would split it
+    odd.parent.mkdir()
+    cv2.imwrite(str(odd), frame.image)
+    listing = tmp_path / "list.txt"
+    listing.write_text("# my photos\nshots/a,b=c.png\n\n")
+    done = run_script(
+        "predict.py", tmp_path, f"model_path={photo_checkpoint}", f"inputs_from={listing}"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (record,) = json_lines(done.stdout)
+    assert record["source"].endswith("a,b=c.png") and record["digit"] == frame.labels[0]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    none = run_script(
+        "predict.py", tmp_path, f"model_path={photo_checkpoint}", f"inputs_from={empty}"
+    )
+    assert (
+        none.returncode == 1 and "inputs_from=" in none.stderr and "lists no inputs" in none.stderr
+    )

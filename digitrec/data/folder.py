@@ -73,6 +73,10 @@ def scan_digit_folder(root: str | Path) -> FolderIndex:
     image, raises :class:`DatasetLayoutError`.
     """
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise DatasetLayoutError(
+            f"dataset root {str(root)!r} is a file, not a folder ({LAYOUT_HINT})"
+        )
     if not root.is_dir():
         raise DatasetLayoutError(f"dataset root {str(root)!r} does not exist ({LAYOUT_HINT})")
     with os.scandir(root) as entries:

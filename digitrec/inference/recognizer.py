@@ -112,7 +112,8 @@ class Recognizer:
         # the preprocessing for MNIST-form inputs when the model's own cannot locate digits
         self.mnist_form: Callable[[np.ndarray], np.ndarray | None] | None = None
         if trained_with is None and not hasattr(self.preprocessor, "extract"):
-            log.info(
+            # (debug: said on every load, also where no photo is read, as by digitrec-eval split=)
+            log.debug(
                 "%s was trained on MNIST-form digits (%s): photos are read with preprocess=mnist",
                 name,
                 self.preprocess_config["_target_"],
