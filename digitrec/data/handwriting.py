@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.synthesis import HandwritingSynthesizer
 from digitrec.synthesis.handwriting import VERSION as HANDWRITING_VERSION
-from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
+from digitrec.utils.tensor_cache import load_or_build_digits
 
 
 def draw_handwriting(
@@ -56,13 +54,9 @@ def load_or_draw_handwriting(
         "handwriting_code": HANDWRITING_VERSION,
         "seed": seed,
     }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
-
-    def build() -> dict[str, Tensor]:
-        images, labels = draw_handwriting(per_digit, exclude, preprocess, seed)
-        return {"images": images, "labels": labels}
-
-    stored = load_or_build_tensors(
-        Path(cache_dir) / f"handwriting-{digest}.pt", build, images_match_labels
+    return load_or_build_digits(
+        cache_dir,
+        "handwriting",
+        settings,
+        lambda: draw_handwriting(per_digit, exclude, preprocess, seed),
     )
-    return stored["images"], stored["labels"]

@@ -3,8 +3,6 @@ back through the preprocessing, so the net learns from the crops it will see liv
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -19,7 +17,7 @@ from rich.progress import track
 from digitrec.camera.render import PhotoRenderer
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
-from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
+from digitrec.utils.tensor_cache import load_or_build_digits
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +101,6 @@ def load_or_render_photo_copies(
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`render_photo_copies`, cached by the source pixels and every setting."""
-    digest = hashlib.sha256()
-    digest.update(images.numpy().tobytes())
-    digest.update(labels.numpy().tobytes())
     settings = {
         "copies": copies,
         "levels": list(levels),
@@ -114,12 +109,10 @@ def load_or_render_photo_copies(
         "filter": "iou0.5",
         "seed": seed,
     }
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    path = Path(cache_dir) / f"photos-{digest.hexdigest()[:20]}.pt"
-
-    def build() -> dict[str, torch.Tensor]:
-        out = render_photo_copies(images, labels, copies, levels, preprocess, seed)
-        return {"images": out[0], "labels": out[1]}
-
-    stored = load_or_build_tensors(path, build, images_match_labels)
-    return stored["images"], stored["labels"]
+    return load_or_build_digits(
+        cache_dir,
+        "photos",
+        settings,
+        lambda: render_photo_copies(images, labels, copies, levels, preprocess, seed),
+        sources=(images, labels),
+    )

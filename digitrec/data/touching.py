@@ -15,8 +15,6 @@ run segmentation, and every candidate piece is labelled by where the digits were
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +32,7 @@ from digitrec.data.photo import box_iou
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
-from digitrec.utils.tensor_cache import images_match_labels, load_or_build_tensors
+from digitrec.utils.tensor_cache import load_or_build_digits
 
 # neighbours from a clear overlap to barely apart, in digit heights (the renderer's ``gap``)
 PAIR_GAP = (-0.15, 0.02)
@@ -142,10 +140,7 @@ def load_or_render_touching_pairs(
     seed: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """:func:`render_touching_pairs`, cached by the source pixels, every setting and the
-    preprocessing's code version."""
-    digest = hashlib.sha256()
-    digest.update(images.numpy().tobytes())
-    digest.update(labels.numpy().tobytes())
+    preprocessing's and the cuts' code versions."""
     settings = {
         "count": count,
         "levels": list(levels),
@@ -155,12 +150,10 @@ def load_or_render_touching_pairs(
         "gap": PAIR_GAP,
         "seed": seed,
     }
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    path = Path(cache_dir) / f"touching-{digest.hexdigest()[:20]}.pt"
-
-    def build() -> dict[str, Tensor]:
-        out = render_touching_pairs(images, labels, count, levels, preprocess, seed)
-        return {"images": out[0], "labels": out[1]}
-
-    stored = load_or_build_tensors(path, build, images_match_labels)
-    return stored["images"], stored["labels"]
+    return load_or_build_digits(
+        cache_dir,
+        "touching",
+        settings,
+        lambda: render_touching_pairs(images, labels, count, levels, preprocess, seed),
+        sources=(images, labels),
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,27 @@ def images_match_labels(stored: dict[str, Any]) -> str | None:
     if len(stored["images"]) != len(stored["labels"]):
         return f"it holds {len(stored['images'])} images and {len(stored['labels'])} labels"
     return None
+
+
+def load_or_build_digits(
+    cache_dir: str | Path,
+    name: str,
+    settings: Mapping[str, Any],
+    build: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    sources: Sequence[torch.Tensor] = (),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digit images and labels that ``build()`` makes, kept in ``cache_dir/<name>-<key>.pt``;
+    the key is a digest of the ``sources`` tensors they are made from and of ``settings``
+    (JSON), so a change to either builds anew."""
+    digest = hashlib.sha256()
+    for tensor in sources:
+        digest.update(tensor.numpy().tobytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    path = Path(cache_dir) / f"{name}-{digest.hexdigest()[:20]}.pt"
+
+    def build_dict() -> dict[str, torch.Tensor]:
+        images, labels = build()
+        return {"images": images, "labels": labels}
+
+    stored = load_or_build_tensors(path, build_dict, images_match_labels)
+    return stored["images"], stored["labels"]
