@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from digitrec.checkpoint import CheckpointError, net_from_checkpoint, read_check
 from digitrec.config import config_dir, register_resolvers
 from digitrec.inference.backends import DigitProbabilities
 from digitrec.inference.recognizer import PREPROCESS_METADATA_KEY
+from digitrec.utils.atomic import atomic_path
 
 register_resolvers()
 
@@ -88,12 +88,8 @@ def _save_atomic(path: str | Path, save: Any) -> Path:
     """Write via a temporary file and rename, so a failed export never leaves half a model."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target) as tmp:
         save(str(tmp))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitrec.utils.atomic import atomic_path
+
 
 class ImageReadError(ValueError):
     """An image file is missing, unreadable or not a decodable image."""
@@ -65,6 +67,5 @@ def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise ImageReadError(f"cannot encode an image as {path.suffix!r} for {str(path)!r}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(encoded.tobytes())
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())

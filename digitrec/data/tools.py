@@ -24,6 +24,7 @@ from digitrec.data.folder import scan_digit_folder
 from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.data.split import Side, assign_sides
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,10 @@ def split_tree(
                 f"{str(target)!r} exists and differs from {str(source)!r}; not overwriting it"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        if mode == "hardlink":
-            os.link(source, tmp)
-        else:
-            shutil.copy2(source, tmp)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            if mode == "hardlink":
+                os.link(source, tmp)
+            else:
+                shutil.copy2(source, tmp)
         report.written[Side(side).name.lower()] += 1
     return report

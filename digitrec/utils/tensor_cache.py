@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from digitrec.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,8 @@ def load_or_build_tensors(
         log.warning("rebuilding the cache %s: %s", path, problem)
     tensors = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(tensors, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return tensors
 
 
