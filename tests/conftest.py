@@ -136,3 +136,15 @@ def run_script(name: str, tmp_path: Path, *overrides: str) -> subprocess.Complet
     """Run ``scripts/<name>`` with Hydra overrides in a subprocess, its run dir under tmp_path."""
     command = [sys.executable, str(SCRIPTS / name), *overrides, f"hydra.run.dir={tmp_path / 'h'}"]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+def write_video(path, frames=12, size=(160, 120)):
+    """An MJPG video of ``frames`` frames, each a digit (``i % 10``) drawn black on white."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        image = np.full((size[1], size[0], 3), 255, np.uint8)
+        cv2.putText(image, str(i % 10), (50, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 0), 6)
+        writer.write(image)
+    writer.release()
+    return path

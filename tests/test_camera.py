@@ -5,21 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from conftest import write_video
 
 from digitrec.camera import CameraError, open_camera
 from digitrec.camera.devices import ImagesCamera, VideoCamera, WebcamCamera
 from digitrec.camera.synthetic import SyntheticCamera, embedded_digits_of_split
-
-
-def write_video(path, frames=12, size=(160, 120)):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
-    assert writer.isOpened()
-    for i in range(frames):
-        image = np.full((size[1], size[0], 3), 255, np.uint8)
-        cv2.putText(image, str(i % 10), (50, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 0), 6)
-        writer.write(image)
-    writer.release()
-    return path
 
 
 def test_video_file_reads_every_frame_then_ends(tmp_path):

@@ -11,7 +11,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from test_camera import write_video
+from conftest import write_video
 
 from digitrec.camera import CameraError, Frame
 from digitrec.camera.devices import VideoCamera, WebcamCamera
@@ -75,12 +75,14 @@ def test_second_session_resumes_numbering_and_overwrites_nothing(tmp_path):
 
 
 def test_an_existing_file_is_never_replaced(tmp_path):
-    writer = CaptureWriter(tmp_path, session="s")
     image = np.zeros((8, 8, 3), np.uint8)
-    first = writer.save(image, 1)
-    writer._next[1] = 1  # pretend the counter is stale: the name is taken
-    second = writer.save(image + 255, 1)
-    assert first.name == "s_0001.png" and second.name == "s_0002.png"
+    # two writers of one session (two capture processes): each one's count goes stale
+    writer, other = CaptureWriter(tmp_path, session="s"), CaptureWriter(tmp_path, session="s")
+    first = writer.save(image, 1)  # s_0001; this writer counts on from 2
+    taken = other.save(image + 255, 1)  # the other finds 2 free
+    again = writer.save(image + 7, 1)  # 2 is taken meanwhile: this one moves on to 3
+    assert [p.name for p in (first, taken, again)] == ["s_0001.png", "s_0002.png", "s_0003.png"]
+    assert cv2.imread(str(taken)).min() == 255  # never replaced
     assert cv2.imread(str(first)).max() == 0
 
 

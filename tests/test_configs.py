@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from digitrec.config import compose_config, config_dir
@@ -29,10 +29,12 @@ def test_config_dir_is_the_repositorys_conf():
 
 @pytest.mark.parametrize("name", options("data"))
 def test_data_options_instantiate(make_cfg, name):
-    cfg = make_cfg(f"data={name}")
+    cfg = make_cfg(f"data={name}", "data.batch_size=17", "data.val_fraction=0.25")
     dm = instantiate(cfg.data, _recursive_=False)
     assert isinstance(dm, DigitDataModule)
-    assert dm.batch_size == cfg.data.batch_size
+    assert f"{type(dm).__module__}.{type(dm).__name__}" == cfg.data._target_
+    # what the command line sets reaches the data module
+    assert (dm.batch_size, dm.val_fraction) == (17, 0.25)
 
 
 @pytest.mark.parametrize("name", options("preprocess"))
@@ -55,8 +57,17 @@ def test_model_group_options_instantiate(make_cfg, group):
         assert isinstance(model, DigitClassifier)
         assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
         L.Trainer(logger=False, max_epochs=3, enable_progress_bar=False).strategy.connect(model)
-        optim = model.configure_optimizers()
-        assert optim is not None
+        configured = model.configure_optimizers()
+        optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
+        # the configured classes, over every trainable parameter
+        assert type(optimizer) is get_class(cfg.model.optimizer._target_), name
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert sum(p.numel() for g in optimizer.param_groups for p in g["params"]) == trainable
+        if cfg.model.scheduler:
+            scheduler = configured["lr_scheduler"]["scheduler"]
+            assert type(scheduler) is get_class(cfg.model.scheduler._target_), name
+        else:
+            assert not isinstance(configured, dict), name
 
 
 @pytest.mark.parametrize("name", options("trainer"))
@@ -85,6 +96,29 @@ def test_early_stopping_adds_to_the_default_callbacks(make_cfg):
 def test_experiments_compose(make_cfg, name):
     cfg = make_cfg(f"experiment={name}")
     OmegaConf.resolve(cfg)
+    _assert_applied(cfg, CONF / "experiment" / f"{name}.yaml")
+
+
+def _assert_applied(cfg, path: Path) -> None:
+    """Every value a ``# @package _global_`` config file sets is in the composed config."""
+    own = OmegaConf.to_container(OmegaConf.load(path))
+    for key, node in own.items():
+        if key == "defaults":
+            continue
+        flat = _flatten(node, str(key))
+        for dotted, value in flat.items():
+            if value == "???":
+                continue
+            assert OmegaConf.select(cfg, dotted) == value, f"{path.name}: {dotted}"
+
+
+def _flatten(node, prefix: str) -> dict:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}.{key}"))
+        return out
+    return {prefix: node}
 
 
 def test_experiment_seed_is_the_guide(make_cfg):
@@ -100,7 +134,7 @@ def test_experiment_seed_is_the_guide(make_cfg):
 
 @pytest.mark.parametrize("name", options("debug"))
 def test_debug_options_compose(make_cfg, name):
-    assert make_cfg(f"debug={name}").trainer
+    _assert_applied(make_cfg(f"debug={name}"), CONF / "debug" / f"{name}.yaml")
 
 
 def test_run_dirs_differ_for_runs_started_together():
@@ -151,5 +185,12 @@ def test_camera_options_instantiate(tmp_path):
 
 @pytest.mark.parametrize("config_name", ["capture", "preprocess_folder", "split_folder"])
 def test_tool_configs_compose(config_name):
-    cfg = compose_config(config_name, ["src=a", "dst=b"] if config_name != "capture" else [])
-    assert cfg.task_name
+    folders = ["src=a", "dst=b"] if config_name != "capture" else []
+    cfg = compose_config(config_name, folders)
+    # every interpolation outside paths (those need a running Hydra job) resolves
+    for key in cfg:
+        if key != "paths" and OmegaConf.is_config(node := cfg[key]):
+            OmegaConf.to_container(node, resolve=True)
+    assert cfg.task_name == config_name.split("_")[0]
+    if folders:
+        assert (cfg.src, cfg.dst) == ("a", "b")

@@ -36,7 +36,8 @@ def test_finetune_starts_from_the_checkpoint_and_keeps_features_frozen(
             "trainer.max_epochs=2",
         )
     )
-    assert 0 <= summary["metrics"]["test/acc"] <= 1
+    # the drawn digits of the captures are read well after two epochs (0.90 here; chance 0.10)
+    assert summary["metrics"]["test/acc"] >= 0.7
     before, after = net_weights(photo_checkpoint), net_weights(summary["last_checkpoint"])
     assert before.keys() == after.keys()  # the checkpoint's net (BatchNormCNN), not seed_cnn
     features = [k for k in before if k.startswith("net.features.")]

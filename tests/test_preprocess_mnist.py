@@ -236,6 +236,21 @@ def test_deskew_keeps_the_mnist_form(held_out):
     assert abs(cx - 13.5) <= 1 and abs(cy - 13.5) <= 1
 
 
+def _slant(digit: np.ndarray) -> float:
+    """How far the ink leans: x's shift per row of height (mu11 / mu02)."""
+    m = cv2.moments(digit.astype(np.float32))
+    return m["mu11"] / m["mu02"]
+
+
+def test_deskew_stands_a_slanted_stroke_upright():
+    page = np.full((160, 160), 235, np.uint8)
+    cv2.line(page, (55, 135), (105, 25), 30, 9)  # a 1 leaning right by about 24 degrees
+    leaning = MnistPreprocessor(deskew=False)(page)
+    upright = MnistPreprocessor(deskew=True)(page)
+    assert abs(_slant(leaning)) > 0.3
+    assert abs(_slant(upright)) < 0.1
+
+
 def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(photo_checkpoint):
     from digitrec import Recognizer
     from digitrec.camera.synthetic import SyntheticCamera

@@ -144,7 +144,7 @@ def test_device_resident_batches_follow_the_default_loaders_order(make_cfg):
     assert len(resident) == 3
     module = DigitDataModule(batch_size=4, seed=3)
     module.splits = {side: dataset for side in range(3)}
-    loader = module._loader(0, 4, shuffle=True)
+    loader = module.train_dataloader()
     for epoch in (0, 1):
         resident.sampler.set_epoch(epoch)
         loader.sampler.set_epoch(epoch)
