@@ -12,19 +12,18 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import track
 
 from digitrec.data.folder import FolderIndex
 from digitrec.data.images import ImageReadError, read_image
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_tensors
 
 log = logging.getLogger(__name__)
@@ -95,16 +94,14 @@ def preprocess_folder(
     """
     preprocessor = build_preprocessor(preprocess)
     paths = [index.root / relpath for relpath in index.relpaths]
-    workers = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            track(
-                pool.map(lambda p: preprocess_file(p, preprocessor), paths),
-                total=len(paths),
-                description=f"preprocessing {len(paths)} images",
-                transient=True,
-            )
+    results = list(
+        threaded_map(
+            lambda p: preprocess_file(p, preprocessor),
+            paths,
+            f"preprocessing {len(paths)} images",
+            workers=workers,
         )
+    )
     kept = [i for i, r in enumerate(results) if not isinstance(r, str)]
     reasons = [r for r in results if isinstance(r, str)]
     for reason in reasons[:_MAX_NAMED_WARNINGS]:

@@ -4,19 +4,17 @@ back through the preprocessing, so the net learns from the crops it will see liv
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import track
 
 from digitrec.camera.render import PhotoRenderer
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
 log = logging.getLogger(__name__)
@@ -76,15 +74,7 @@ def render_photo_copies(
         crop = extract(frame.image)
         return crop.image if crop is not None and boxes_overlap(crop.box, frame.boxes[0]) else None
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        results = list(
-            track(
-                pool.map(one, jobs),
-                total=len(jobs),
-                description=f"photographing {len(jobs)} digits",
-                transient=True,
-            )
-        )
+    results = list(threaded_map(one, jobs, f"photographing {len(jobs)} digits"))
     kept = found_digits(results, "synthetic photos")
     out_images = torch.from_numpy(np.stack([results[k] for k in kept])) if kept else images[:0]
     out_labels = torch.stack([labels[jobs[k][0]] for k in kept]) if kept else labels[:0]

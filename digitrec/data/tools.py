@@ -12,7 +12,6 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.data.split import Side, assign_sides
 from digitrec.preprocess import build_preprocessor
 from digitrec.utils.atomic import atomic_path
+from digitrec.utils.parallel import threaded_map
 
 log = logging.getLogger(__name__)
 
@@ -75,29 +75,29 @@ def preprocess_tree(
     report = ToolReport()
     paths = [index.root / relpath for relpath in index.relpaths]
     names = _preprocessed_names(index.relpaths, image_format)
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        results = track(
-            pool.map(lambda p: preprocess_file(p, preprocessor), paths),
-            total=len(paths),
-            description=f"preprocessing {len(paths)} images",
-        )
-        for name, label, result in zip(names, index.labels, results, strict=True):
-            if isinstance(result, str):
-                report.skipped.append(result)
-                log.warning("skipped: %s", result)
+    results = threaded_map(
+        lambda p: preprocess_file(p, preprocessor),
+        paths,
+        f"preprocessing {len(paths)} images",
+        transient=False,
+    )
+    for name, label, result in zip(names, index.labels, results, strict=True):
+        if isinstance(result, str):
+            report.skipped.append(result)
+            log.warning("skipped: %s", result)
+            continue
+        target = dst / name
+        if target.exists():
+            if _same_pixels(target, result):
+                report.unchanged += 1
                 continue
-            target = dst / name
-            if target.exists():
-                if _same_pixels(target, result):
-                    report.unchanged += 1
-                    continue
-                raise FileExistsError(
-                    f"{str(target)!r} exists and holds another image; not overwriting it "
-                    "(choose another dst)"
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_image_atomic(target, result)
-            report.written[label] += 1
+            raise FileExistsError(
+                f"{str(target)!r} exists and holds another image; not overwriting it "
+                "(choose another dst)"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_image_atomic(target, result)
+        report.written[label] += 1
     return report
 
 

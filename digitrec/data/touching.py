@@ -15,15 +15,12 @@ run segmentation, and every candidate piece is labelled by where the digits were
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import track
 from torch import Tensor
 
 from digitrec.camera.render import PhotoRenderer
@@ -32,6 +29,7 @@ from digitrec.data.photo import box_iou
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
+from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
 # neighbours from a clear overlap to barely apart, in digit heights (the renderer's ``gap``)
@@ -112,15 +110,7 @@ def render_touching_pairs(
         picked = rng.permutation(len(fragments))[:_FRAGMENTS_PER_PAIR]
         return digits + [fragments[p] for p in picked]
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        results = list(
-            track(
-                pool.map(one, range(count)),
-                total=count,
-                description=f"photographing {count} touching pairs",
-                transient=True,
-            )
-        )
+    results = list(threaded_map(one, range(count), f"photographing {count} touching pairs"))
     crops = [crop for result in results for crop in result]
     if not crops:
         return images[:0], labels[:0]
