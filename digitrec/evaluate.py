@@ -26,7 +26,7 @@ from digitrec.data.images import ImageReadError, read_image
 from digitrec.data.split import Side
 from digitrec.inference import Recognizer
 from digitrec.preprocess import to_gray_uint8
-from digitrec.report import NO_DIGIT, EvaluatedImages, print_report, write_report
+from digitrec.report import NO_DIGIT_LABEL, EvaluatedImages, print_report, write_report
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def evaluate_files(
     predictions = recognizer.classify_crops(crops)
     return EvaluatedImages(
         labels=np.asarray(kept_labels, dtype=np.int64),
-        predicted=np.asarray([NO_DIGIT if p.digit is None else p.digit for p in predictions]),
+        predicted=np.asarray([NO_DIGIT_LABEL if p.digit is None else p.digit for p in predictions]),
         confidences=np.asarray([p.confidence for p in predictions]),
         images=np.stack(thumbnails) if thumbnails else np.zeros((0, 28, 28), np.uint8),
         sources=sources,
@@ -105,7 +105,7 @@ def evaluate_split(
     probabilities = recognizer.probabilities(images)
     best = probabilities.argmax(axis=1)
     confidences = probabilities.max(axis=1)
-    predicted = np.where(confidences >= recognizer.min_confidence, best, NO_DIGIT)
+    predicted = np.where(confidences >= recognizer.min_confidence, best, NO_DIGIT_LABEL)
     return EvaluatedImages(
         labels=dataset.labels.numpy().astype(np.int64),
         predicted=predicted,

@@ -25,16 +25,18 @@ from torchmetrics.classification import (
 from digitrec.utils.plotting import pyplot
 
 NUM_DIGITS = 10
-#: the column for images in which no digit was found (or below the confidence threshold)
-NO_DIGIT = NUM_DIGITS
+#: the label standing for "no digit read" in reports (an image in which no digit was found, or
+#: one below the confidence threshold); unrelated to ``digitrec.inference.NO_DIGIT``, the
+#: recognizer's empty Prediction
+NO_DIGIT_LABEL = NUM_DIGITS
 
 
 @dataclass(frozen=True)
 class EvaluatedImages:
     """What a model made of labelled images.
 
-    ``predicted`` holds :data:`NO_DIGIT` where no digit was read; ``images`` are what the net saw
-    (28x28 ``uint8`` crops; a thumbnail of the input where no digit was found).
+    ``predicted`` holds :data:`NO_DIGIT_LABEL` where no digit was read; ``images`` are what the
+    net saw (28x28 ``uint8`` crops; a thumbnail of the input where no digit was found).
     """
 
     labels: np.ndarray
@@ -71,7 +73,7 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[st
     return {
         "count": len(labels),
         "accuracy": float(MulticlassAccuracy(num_classes=classes, average="micro")(preds, target)),
-        "no_digit": int((preds == NO_DIGIT).sum()),
+        "no_digit": int((preds == NO_DIGIT_LABEL).sum()),
         "macro_f1": float(per_class["f1"][present].mean()) if present.any() else 0.0,
         "per_class": {
             str(d): {
@@ -127,7 +129,7 @@ def plot_gallery(result: EvaluatedImages, indices: Sequence[int], path: Path) ->
     for axis, index in zip(axes.flat, indices, strict=False):
         axis.imshow(result.images[index], cmap="gray", vmin=0, vmax=255)
         predicted = int(result.predicted[index])
-        shown = "none" if predicted == NO_DIGIT else str(predicted)
+        shown = "none" if predicted == NO_DIGIT_LABEL else str(predicted)
         axis.set_title(
             f"true {result.labels[index]} → {shown}\n{result.confidences[index]:.0%}", fontsize=8
         )
@@ -151,7 +153,9 @@ def write_report(
         {
             "source": result.sources[i],
             "true": int(result.labels[i]),
-            "predicted": None if result.predicted[i] == NO_DIGIT else int(result.predicted[i]),
+            "predicted": (
+                None if result.predicted[i] == NO_DIGIT_LABEL else int(result.predicted[i])
+            ),
             "confidence": round(float(result.confidences[i]), 6),
         }
         for i in errors

@@ -33,18 +33,18 @@ from rich.table import Table
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.evaluate import evaluate_files, read_labels_csv
 from digitrec.inference import Recognizer
-from digitrec.report import NO_DIGIT
+from digitrec.report import NO_DIGIT_LABEL
 
 LEVELS = ("clean", "medium", "hard")
 SPACINGS = {"spaced": (0.12, 0.35), "touching": (-0.12, 0.02)}
 
 
 def read_singles(recognizer: Recognizer, camera: SyntheticCamera) -> tuple[list[int], list[int]]:
-    """True and read digits (``NO_DIGIT`` when none is found) of every frame of ``camera``."""
+    """True and read digits (``NO_DIGIT_LABEL`` when none is found) of every frame of ``camera``."""
     frames = list(camera.frames())
     predictions = recognizer.predict_batch([f.image for f in frames])
     truth = [f.labels[0] for f in frames]
-    read = [NO_DIGIT if p.digit is None else p.digit for p in predictions]
+    read = [NO_DIGIT_LABEL if p.digit is None else p.digit for p in predictions]
     return truth, read
 
 
@@ -186,7 +186,8 @@ def main() -> None:
     console.print(numbers)
 
     common = ", ".join(
-        f"{t}->{'none' if r == NO_DIGIT else r}: {n}" for (t, r), n in confusions.most_common(12)
+        f"{t}->{'none' if r == NO_DIGIT_LABEL else r}: {n}"
+        for (t, r), n in confusions.most_common(12)
     )
     console.print(f"most frequent confusions (true->read): {common}")
     results["confusions"] = [[t, r, n] for (t, r), n in confusions.most_common()]

@@ -13,12 +13,12 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.config import compose_config
 from digitrec.evaluate import evaluate
 from digitrec.inference import Recognizer
-from digitrec.report import NO_DIGIT, EvaluatedImages, classification_metrics, write_report
+from digitrec.report import NO_DIGIT_LABEL, EvaluatedImages, classification_metrics, write_report
 
 
 def test_metrics_on_a_known_case():
     labels = np.array([0, 0, 1, 1, 2])
-    predicted = np.array([0, 1, 1, 1, NO_DIGIT])
+    predicted = np.array([0, 1, 1, 1, NO_DIGIT_LABEL])
     metrics = classification_metrics(labels, predicted)
     assert metrics["accuracy"] == pytest.approx(3 / 5)
     assert metrics["no_digit"] == 1
@@ -29,14 +29,14 @@ def test_metrics_on_a_known_case():
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 0.0) / 3, abs=1e-6)
     confusion = np.array(metrics["confusion_matrix"])
     assert confusion.shape == (10, 11)
-    assert confusion[0, 0] == 1 and confusion[0, 1] == 1 and confusion[2, NO_DIGIT] == 1
+    assert confusion[0, 0] == 1 and confusion[0, 1] == 1 and confusion[2, NO_DIGIT_LABEL] == 1
     assert confusion.sum() == 5
 
 
 def test_report_files_and_worst_errors_order(tmp_path):
     result = EvaluatedImages(
         labels=np.array([3, 3, 5, 7]),
-        predicted=np.array([3, 8, 6, NO_DIGIT]),
+        predicted=np.array([3, 8, 6, NO_DIGIT_LABEL]),
         confidences=np.array([0.9, 0.6, 0.95, 0.0]),
         images=np.zeros((4, 28, 28), np.uint8),
         sources=["a", "b", "c", "d"],
