@@ -25,6 +25,7 @@ from digitrec.data.folder import scan_digit_folder
 from digitrec.data.images import ImageReadError, read_image
 from digitrec.data.split import Side
 from digitrec.inference import Recognizer
+from digitrec.inference.decision import UNSURE, decide
 from digitrec.preprocess import to_gray_uint8
 from digitrec.report import NO_DIGIT_LABEL, EvaluatedImages, print_report, write_report
 
@@ -103,9 +104,8 @@ def evaluate_split(
     dataset = datamodule.split(side)
     images = dataset.images.numpy()
     probabilities = recognizer.probabilities(images)
-    best = probabilities.argmax(axis=1)
-    confidences = probabilities.max(axis=1)
-    predicted = np.where(confidences >= recognizer.min_confidence, best, NO_DIGIT_LABEL)
+    digits, confidences = decide(probabilities, recognizer.min_confidence)
+    predicted = np.where(digits == UNSURE, NO_DIGIT_LABEL, digits)
     return EvaluatedImages(
         labels=dataset.labels.numpy().astype(np.int64),
         predicted=predicted,

@@ -17,6 +17,7 @@ from digitrec.checkpoint import CheckpointError, first_line, net_from_checkpoint
 from digitrec.config import config_dir
 from digitrec.data.images import read_image
 from digitrec.inference.backends import DigitClassifierBackend, OnnxBackend, TorchBackend
+from digitrec.inference.decision import decide_one
 from digitrec.inference.numbers import choose_pieces
 from digitrec.preprocess import DigitCrop, build_preprocessor
 from digitrec.preprocess.config import preprocess_config_dict
@@ -310,9 +311,7 @@ class Recognizer:
         ]
 
     def _prediction(self, probabilities: np.ndarray, box: tuple[int, int, int, int]) -> Prediction:
-        best = int(np.argmax(probabilities))
-        confidence = float(probabilities[best])
-        digit = best if confidence >= self.min_confidence else None
+        digit, confidence = decide_one(probabilities, self.min_confidence)
         box = tuple(int(v) for v in box)
         return Prediction(digit=digit, confidence=confidence, probabilities=probabilities, box=box)
 

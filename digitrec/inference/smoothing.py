@@ -6,6 +6,7 @@ from collections import Counter, deque
 
 import numpy as np
 
+from digitrec.inference.decision import decide_one
 from digitrec.inference.recognizer import Prediction
 
 
@@ -28,9 +29,7 @@ class DigitSmoother:
         seen = [p for p in self.recent if p is not None]
         if len(seen) * 2 < len(self.recent) or not seen:
             return None
-        mean = np.mean(seen, axis=0)
-        best = int(np.argmax(mean))
-        return best if mean[best] >= self.min_confidence else None
+        return decide_one(np.mean(seen, axis=0), self.min_confidence)[0]
 
 
 class TextSmoother:
