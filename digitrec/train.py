@@ -234,8 +234,8 @@ def write_test_report(
 ) -> Path:
     """The evaluation report (as ``digitrec-eval`` writes it) of the tested weights on the test
     split, in ``out_dir``."""
-    from digitrec.evaluate import evaluate_split
     from digitrec.inference import Recognizer, TorchBackend
+    from digitrec.inference.evaluation import evaluate_split
     from digitrec.report import write_report
 
     recognizer = Recognizer(TorchBackend(model.net, "cpu"), preprocess)

@@ -31,8 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from digitrec.camera.synthetic import SyntheticCamera
-from digitrec.evaluate import evaluate_files, read_labels_csv
 from digitrec.inference import Recognizer
+from digitrec.inference.evaluation import evaluate_files, read_labels_csv
 from digitrec.report import NO_DIGIT_LABEL
 
 LEVELS = ("clean", "medium", "hard")

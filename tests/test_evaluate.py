@@ -128,7 +128,7 @@ def test_eval_command_on_a_labels_csv(photo_checkpoint, tmp_path):
 
 
 def test_labels_csv_errors_name_the_file_and_line(tmp_path):
-    from digitrec.evaluate import read_labels_csv
+    from digitrec.inference.evaluation import read_labels_csv
 
     bad = tmp_path / "labels.csv"
     bad.write_text("path,label\na.png,7\nb.png,seven\n")

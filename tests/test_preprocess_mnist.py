@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from digitrec.camera.render import PhotoRenderer
 from digitrec.camera.synthetic import embedded_digits_of_split
 from digitrec.preprocess import MnistPreprocessor, build_preprocessor
+from digitrec.synthesis.render import PhotoRenderer
 
 PRE = MnistPreprocessor()
 

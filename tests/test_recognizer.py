@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from digitrec import Prediction, Recognizer
-from digitrec.camera.render import PhotoRenderer
 from digitrec.camera.synthetic import SyntheticCamera, embedded_digits_of_split
 from digitrec.checkpoint import CheckpointError
 from digitrec.export import export_checkpoint
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
+from digitrec.synthesis.render import PhotoRenderer
 
 
 @pytest.fixture(scope="module")

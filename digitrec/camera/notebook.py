@@ -13,8 +13,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from digitrec.camera.render import RenderedFrame, ink_alpha, smooth_noise
 from digitrec.synthesis import HandwritingSynthesizer
+from digitrec.synthesis.render import RenderedFrame, ink_alpha, smooth_noise
 
 #: ``(digit, height px, pen px, rng) -> ink coverage in [0, 1]`` cropped to the digit
 InkSource = Callable[[int, float, float, np.random.Generator], np.ndarray]

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from digitrec.camera.base import Camera, CameraError, Frame
-from digitrec.camera.render import LEVELS, PhotoRenderer
 from digitrec.data.embedded import load_embedded_digits
 from digitrec.data.split import Side, assign_sides
 from digitrec.synthesis import HandwritingSynthesizer, style_names
+from digitrec.synthesis.render import LEVELS, PhotoRenderer
 
 _SPLITS = {"train": Side.TRAIN, "val": Side.VAL, "test": Side.TEST}
 

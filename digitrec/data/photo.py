@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from digitrec.camera.render import PhotoRenderer
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
+from digitrec.synthesis.render import PhotoRenderer
 from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from digitrec.camera.render import PhotoRenderer
 from digitrec.data.labels import NOT_ONE_DIGIT
 from digitrec.data.photo import box_iou
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
+from digitrec.synthesis.render import PhotoRenderer
 from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
