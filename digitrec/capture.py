@@ -31,6 +31,7 @@ from rich.table import Table
 from digitrec.camera import Camera, CameraError, Frame, open_camera
 from digitrec.config import config_dir, register_resolvers
 from digitrec.preprocess import build_preprocessor
+from digitrec.utils.cli import user_errors
 from digitrec.utils.display import has_display
 
 log = logging.getLogger(__name__)
@@ -281,11 +282,8 @@ def run_capture(cfg: DictConfig, ask: Callable[[str], str] | None = None) -> Cap
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: capture, then print what was saved where."""
     console = Console(soft_wrap=True)
-    try:
+    with user_errors(CameraError, CaptureError):
         writer = run_capture(cfg)
-    except (CameraError, CaptureError) as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
-        raise SystemExit(1) from None
     table = Table(title=f"session {writer.session} -> {writer.root}")
     table.add_column("digit")
     table.add_column("frames saved")

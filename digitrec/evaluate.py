@@ -25,6 +25,7 @@ from digitrec.inference.evaluation import (
     read_labels_csv,
 )
 from digitrec.report import print_report, write_report
+from digitrec.utils.cli import user_errors
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -65,11 +66,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: evaluate, print the table and where the report went."""
     console = Console(soft_wrap=True, highlight=False)
-    try:
+    with user_errors():
         report = evaluate(cfg)
-    except (FileNotFoundError, ValueError) as err:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {err}")
-        raise SystemExit(1) from None
     print_report(report, console)
     console.print(f"[bold]report[/bold] {cfg.paths.output_dir}")
 

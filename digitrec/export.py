@@ -28,6 +28,7 @@ from digitrec.config import config_dir, register_resolvers
 from digitrec.inference.backends import DigitProbabilities
 from digitrec.inference.recognizer import PREPROCESS_METADATA_KEY
 from digitrec.utils.atomic import atomic_path
+from digitrec.utils.cli import user_errors
 
 register_resolvers()
 
@@ -115,12 +116,8 @@ def export_checkpoint(ckpt_path: str | Path, fmt: str, output: str | Path | None
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="export")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: export ``ckpt_path`` and print where the model went."""
-    console = Console(soft_wrap=True, stderr=True)
-    try:
+    with user_errors():
         path = export_checkpoint(cfg.ckpt_path, cfg.format, cfg.get("output"))
-    except (FileNotFoundError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        raise SystemExit(1) from None
     Console(soft_wrap=True).print(f"[bold]exported[/bold] {path}", highlight=False)
 
 

@@ -21,7 +21,6 @@ import cv2
 import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 
 from digitrec.camera import CameraError, open_camera
 from digitrec.config import config_dir, register_resolvers
@@ -30,6 +29,7 @@ from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.inference import Prediction, Recognizer
 from digitrec.inference.overlay import draw_predictions
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
+from digitrec.utils.cli import print_error, user_errors
 from digitrec.utils.display import has_display
 
 register_resolvers()
@@ -295,14 +295,10 @@ def run_predict(cfg: DictConfig, stdout: TextIO) -> int:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: one JSON line per input on stdout; errors also on stderr; exit 1 when
     the model cannot be loaded or any input could not be read."""
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
-    try:
+    with user_errors(CameraError):
         failures = run_predict(cfg, sys.stdout)
-    except (FileNotFoundError, ValueError, CameraError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise SystemExit(1) from None
     if failures:
-        console.print(f"[red]{failures} input(s) could not be read[/red] (see the error lines)")
+        print_error(f"{failures} input(s) could not be read (see the error lines)")
         raise SystemExit(1)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -26,6 +25,7 @@ from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
 from digitrec.data.split import Side
 from digitrec.run_record import record_config, resume_arguments
+from digitrec.utils.cli import user_errors
 from digitrec.utils.instantiate import instantiate_named
 from digitrec.utils.malloc import tune_glibc_malloc
 
@@ -270,14 +270,9 @@ def main(cfg: DictConfig) -> float | None:
     A user's error (a missing or bad data root, a bad value, an unusable checkpoint) is one line
     on stderr and exit 1; ``HYDRA_FULL_ERROR=1`` shows the traceback instead, and in a sweep the
     error is raised for the launcher to record."""
-    try:
+    # a sweep's job must raise: its launcher or sweeper records the failure and goes on
+    with user_errors(TooManyBadImagesError, raise_if=_in_multirun):
         summary = train(cfg)
-    except (FileNotFoundError, ValueError, TooManyBadImagesError) as err:
-        # a sweep's job must raise: its launcher or sweeper records the failure and goes on
-        if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
-            raise
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {err}")
-        raise SystemExit(1) from None
     if rank_zero_only.rank != 0:  # DDP: every process runs main(); one report is enough
         return optimized_value(summary, cfg.get("optimized_metric"))
     console = Console(soft_wrap=True)
@@ -294,11 +289,8 @@ def cli() -> None:
     """``digitrec-train``: :func:`main`, resuming a run with the overrides it was started with
     (:mod:`digitrec.run_record`)."""
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    try:
+    with user_errors():
         sys.argv[1:] = resume_arguments(sys.argv[1:], stamp)
-    except ValueError as err:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {err}")
-        raise SystemExit(1) from None
     main()
 
 

@@ -8,8 +8,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from digitrec.config import config_dir, register_resolvers
-from digitrec.data.folder import DatasetLayoutError
 from digitrec.data.tools import preprocess_tree
+from digitrec.utils.cli import user_errors
 
 # the run dir's name uses digitrec's resolvers: register them before Hydra composes
 register_resolvers()
@@ -17,11 +17,8 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="preprocess_folder")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
         report = preprocess_tree(cfg.src, cfg.dst, cfg.preprocess, cfg.image_format)
-    except (DatasetLayoutError, FileExistsError, ValueError) as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
-        raise SystemExit(1) from None
     console = Console(soft_wrap=True)
     written = ", ".join(f"{d}: {n}" for d, n in sorted(report.written.items()))
     console.print(f"wrote {sum(report.written.values())} images to {cfg.dst} ({written})")

@@ -8,8 +8,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from digitrec.config import config_dir, register_resolvers
-from digitrec.data.folder import DatasetLayoutError
 from digitrec.data.tools import split_tree
+from digitrec.utils.cli import user_errors
 
 # the run dir's name uses digitrec's resolvers: register them before Hydra composes
 register_resolvers()
@@ -17,13 +17,10 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="split_folder")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
         report = split_tree(
             cfg.src, cfg.dst, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.mode
         )
-    except (DatasetLayoutError, FileExistsError, ValueError) as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {err}")
-        raise SystemExit(1) from None
     sides = ", ".join(f"{side}: {n}" for side, n in sorted(report.written.items()))
     Console(soft_wrap=True).print(
         f"split {sum(report.written.values())} new images into {cfg.dst} ({sides}); "
