@@ -30,6 +30,7 @@ from rich.table import Table
 
 from digitrec.camera import Camera, CameraError, Frame, open_camera
 from digitrec.config import config_dir, register_resolvers
+from digitrec.data.names import frame_name, frame_number
 from digitrec.preprocess import build_preprocessor
 from digitrec.utils.cli import user_errors
 from digitrec.utils.display import has_display
@@ -73,15 +74,8 @@ class CaptureWriter:
         self._next: dict[int, int] = {}
 
     def _first_free_number(self, folder: Path) -> int:
-        numbers = (
-            [
-                int(m.group(1))
-                for p in folder.iterdir()
-                if (m := re.match(r"^.+_(\d+)\.[^.]+$", p.name))
-            ]
-            if folder.is_dir()
-            else []
-        )
+        names = [p.name for p in folder.iterdir() if not p.name.startswith(".")]
+        numbers = [n for name in names if (n := frame_number(name)) is not None]
         return max(numbers, default=0) + 1
 
     def save(self, image: np.ndarray, digit: int) -> Path:
@@ -99,7 +93,7 @@ class CaptureWriter:
         try:
             tmp.write_bytes(encoded.tobytes())
             while True:
-                path = folder / f"{self.session}_{number:04d}{self.extension}"
+                path = folder / frame_name(self.session, number, self.extension)
                 try:
                     os.link(tmp, path)  # atomic, and fails instead of replacing an existing file
                     break

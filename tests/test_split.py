@@ -121,3 +121,12 @@ def test_bad_fractions_fail_when_the_data_is_configured(options, message):
         FolderDataModule(
             root="d", preprocess={"_target_": "digitrec.preprocess.MnistPreprocessor"}, **options
         )
+
+
+def test_frame_names_are_written_and_read_back_by_one_rule():
+    from digitrec.data.names import frame_name, frame_number
+
+    name = frame_name("20261127-120000-ab", 12, ".png")
+    assert name == "20261127-120000-ab_0012.png"
+    assert frame_number(name) == 12 and session_of(f"3/{name}") == "20261127-120000-ab"
+    assert frame_number("scan.jpg") is None and session_of("3/scan.jpg") == "scan"

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from enum import IntEnum
-from pathlib import PurePosixPath
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from digitrec.data.names import session_of
 
-_SESSION_NAME = re.compile(r"^(?P<session>.+)_(?P<n>\d+)$")
+log = logging.getLogger(__name__)
 
 
 class Side(IntEnum):
@@ -39,13 +37,6 @@ class Side(IntEnum):
     TRAIN = 0
     VAL = 1
     TEST = 2
-
-
-def session_of(relpath: str) -> str:
-    """The capture session of an image: ``abc`` for ``3/abc_12.png``, else the file's stem."""
-    stem = PurePosixPath(relpath).stem
-    match = _SESSION_NAME.match(stem)
-    return match["session"] if match else stem
 
 
 def unit_hash(seed: int, key: str) -> float:
