@@ -8,6 +8,7 @@ PyTorch, TorchScript and ONNX Runtime run exactly the same computation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -36,8 +37,25 @@ class DigitProbabilities(nn.Module):
         return torch.softmax(self.net(to_model_input(digits)), dim=1)
 
 
-class TorchBackend:
-    """Runs :class:`DigitProbabilities` eagerly on ``device`` (CPU unless told otherwise).
+class ScriptedBackend:
+    """Runs a torch module that maps ``uint8`` digits to probabilities (a TorchScript export of
+    :class:`DigitProbabilities`, or one in memory) on ``device``, without autograd."""
+
+    def __init__(
+        self, model: Callable[[Tensor], Tensor], device: str | torch.device | None
+    ) -> None:
+        self.device = torch.device(device or "cpu")
+        self.model = model
+
+    def __call__(self, digits: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.ascontiguousarray(digits)).to(self.device)
+            return self.model(batch).float().cpu().numpy()
+
+
+class TorchBackend(ScriptedBackend):
+    """Runs a trained net as :class:`DigitProbabilities`, eagerly, on ``device`` (CPU unless
+    told otherwise).
 
     With ``optimize`` (the default) the net runs with its BatchNorms folded into the layers
     before them and NHWC memory layout: same outputs, about 1.5x faster on one crop.
@@ -46,14 +64,9 @@ class TorchBackend:
     def __init__(
         self, net: nn.Module, device: str | torch.device | None = None, optimize: bool = True
     ) -> None:
-        self.device = torch.device(device or "cpu")
-        net = for_inference(net, self.device) if optimize else net.to(self.device)
-        self.model = DigitProbabilities(net).eval()
-
-    def __call__(self, digits: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(digits)).to(self.device)
-            return self.model(batch).float().cpu().numpy()
+        device = torch.device(device or "cpu")
+        net = for_inference(net, device) if optimize else net.to(device)
+        super().__init__(DigitProbabilities(net).eval(), device)
 
 
 class OnnxBackend:

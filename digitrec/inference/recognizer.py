@@ -16,7 +16,12 @@ from omegaconf import OmegaConf
 from digitrec.checkpoint import CheckpointError, first_line, net_from_checkpoint, read_checkpoint
 from digitrec.config import config_dir
 from digitrec.data.images import read_image
-from digitrec.inference.backends import DigitClassifierBackend, OnnxBackend, TorchBackend
+from digitrec.inference.backends import (
+    DigitClassifierBackend,
+    OnnxBackend,
+    ScriptedBackend,
+    TorchBackend,
+)
 from digitrec.inference.decision import decide_one
 from digitrec.inference.numbers import choose_pieces
 from digitrec.preprocess import DigitCrop, build_preprocessor
@@ -214,7 +219,7 @@ class Recognizer:
             ) from err
         stored = extra[PREPROCESS_METADATA_KEY]
         return cls._assemble(
-            _ScriptedBackend(module, device),
+            ScriptedBackend(module, device),
             path,
             json.loads(stored) if stored else None,
             preprocess,
@@ -314,21 +319,6 @@ class Recognizer:
         digit, confidence = decide_one(probabilities, self.min_confidence)
         box = tuple(int(v) for v in box)
         return Prediction(digit=digit, confidence=confidence, probabilities=probabilities, box=box)
-
-
-class _ScriptedBackend:
-    """A TorchScript export of :class:`~digitrec.inference.backends.DigitProbabilities`."""
-
-    def __init__(self, module: Callable, device: str | None) -> None:
-        self.module = module
-        self.device = device or "cpu"
-
-    def __call__(self, digits: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(digits)).to(self.device)
-            return self.module(batch).float().cpu().numpy()
 
 
 def _as_array(image: np.ndarray | str | Path) -> np.ndarray:
