@@ -6,7 +6,6 @@ annotated images, and with a display shows a live window. See ``conf/predict.yam
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import re
@@ -24,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from digitrec.camera import CameraError, open_camera
 from digitrec.config import config_dir, register_resolvers
-from digitrec.data.folder import is_image_file
+from digitrec.data.folder import find_images
 from digitrec.data.images import ImageReadError, read_image, write_image_atomic
 from digitrec.inference import Prediction, Recognizer
 from digitrec.inference.overlay import draw_predictions
@@ -55,20 +54,6 @@ def _is_video(spec: str) -> bool:
     return "://" in spec or Path(spec).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def _image_files(spec: str) -> list[Path] | str:
-    """The image files a path, folder or glob names, or why there are none."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if is_image_file(p))
-        return files or f"no image files in folder {spec!r}"
-    if path.is_file():
-        return [path]
-    if glob.has_magic(spec):
-        files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
-        return files or f"no files match {spec!r}"
-    return f"no such file or folder: {spec!r}"
-
-
 def iter_inputs(specs: Sequence[str]) -> Iterator[InputFrame]:
     """Expand image files, folders, globs and video files into frames, in the order given.
 
@@ -80,9 +65,10 @@ def iter_inputs(specs: Sequence[str]) -> Iterator[InputFrame]:
             camera_cfg = {"_target_": "digitrec.camera.devices.VideoCamera", "path": spec}
             yield from iter_camera(camera_cfg, source=spec)
             continue
-        files = _image_files(spec)
-        if isinstance(files, str):
-            yield InputFrame(source=spec, error=files)
+        try:
+            files = find_images(spec)
+        except FileNotFoundError as err:
+            yield InputFrame(source=spec, error=str(err))
             continue
         for file in files:
             try:

@@ -57,7 +57,7 @@ def test_camera_is_released_when_the_block_fails(tmp_path):
         ),
         (
             {"_target_": "digitrec.camera.devices.ImagesCamera", "path": "/no/photos/*.jpg"},
-            r"no images found at '/no/photos/\*.jpg'",
+            r"camera.path: no image files match '/no/photos/\*.jpg'",
         ),
         (
             {"_target_": "digitrec.camera.synthetic.SyntheticCamera", "level": "extreme"},

@@ -246,3 +246,21 @@ def test_cache_key_follows_the_preprocessing_code_version(tmp_path, monkeypatch)
     before = cache_module.cache_key(index, SEED_PREPROCESS)
     monkeypatch.setattr(cache_module, "PREPROCESS_VERSION", cache_module.PREPROCESS_VERSION + 1)
     assert cache_module.cache_key(index, SEED_PREPROCESS) != before
+
+
+def test_predict_and_the_images_camera_find_images_by_one_rule(tmp_path):
+    from digitrec.camera.devices import ImagesCamera
+    from digitrec.data.folder import find_images
+    from digitrec.predict import iter_inputs
+
+    write_tree(tmp_path / "shots", [(1, "a.png"), (2, "b.png")])  # nested: shots/1/a.png ...
+    (tmp_path / "shots" / ".hidden.png").write_bytes(b"x")
+    (tmp_path / "shots" / "notes.txt").write_text("x")
+    found = find_images(str(tmp_path / "shots"))
+    assert [p.name for p in found] == ["a.png", "b.png"]  # recursive, visible images only
+    assert ImagesCamera(str(tmp_path / "shots")).files == found
+    assert [i.source for i in iter_inputs([str(tmp_path / "shots")])] == [str(p) for p in found]
+    assert find_images(str(tmp_path / "shots" / "*" / "*.png")) == found
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files in folder"):
+        find_images(str(tmp_path / "empty"))

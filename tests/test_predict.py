@@ -128,7 +128,7 @@ def test_iter_inputs_expands_files_folders_and_globs(photo_folder, tmp_path):
         p.name for p in (photo_folder / "a").iterdir()
     )
     assert len(items) == 6 + 6 + 2
-    assert "no such file or folder" in items[-2].error and "no files match" in items[-1].error
+    assert "no such file or folder" in items[-2].error and "no image files match" in items[-1].error
 
 
 def test_overlay_draws_boxes_and_labels():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import cv2
 import numpy as np
 
 from digitrec.camera.base import Camera, CameraError, Frame
-from digitrec.data.folder import IMAGE_EXTENSIONS
+from digitrec.data.folder import find_images
 from digitrec.data.images import ImageReadError, read_image
 
 log = logging.getLogger(__name__)
@@ -209,18 +208,10 @@ class ImagesCamera(Camera):
     def __init__(self, path: str, loop: bool = False) -> None:
         self.path, self.loop = str(path), loop
         self.name = f"images {self.path}"
-        source = Path(self.path).expanduser()
-        if source.is_dir():
-            files = [p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
-        else:
-            files = [
-                Path(p)
-                for p in glob.glob(str(source))
-                if Path(p).suffix.lower() in IMAGE_EXTENSIONS
-            ]
-        self.files = sorted(files)
-        if not self.files:
-            raise CameraError(f"no images found at {self.path!r} (a folder or a glob of photos)")
+        try:
+            self.files = find_images(self.path)
+        except FileNotFoundError as err:
+            raise CameraError(f"camera.path: {err} (a folder or a glob of photos)") from None
         self._index = 0
 
     def read(self) -> Frame | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from dataclasses import dataclass
@@ -59,6 +60,28 @@ class FolderIndex:
 def is_image_file(path: Path) -> bool:
     """True for a visible regular file whose extension OpenCV can decode."""
     return path.is_file() and _is_image_name(path.name)
+
+
+def find_images(spec: str) -> list[Path]:
+    """The image files a path names, in name order: a file itself; a folder's visible image
+    files, searched recursively; a glob's (``shots/*.jpg``, ``**`` recursive) visible image
+    files. Raises :class:`FileNotFoundError` saying why when there are none."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if is_image_file(p))
+        if not files:
+            raise FileNotFoundError(f"no image files in folder {spec!r}")
+        return files
+    if glob.has_magic(spec):
+        files = sorted(
+            p for p in map(Path, glob.glob(str(path), recursive=True)) if is_image_file(p)
+        )
+        if not files:
+            raise FileNotFoundError(f"no image files match {spec!r}")
+        return files
+    raise FileNotFoundError(f"no such file or folder: {spec!r}")
 
 
 def _is_image_name(name: str) -> bool:
