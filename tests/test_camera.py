@@ -154,3 +154,23 @@ def test_a_truncated_video_ends_with_a_warning_naming_it(tmp_path, caplog):
     ) as cam:
         assert len(list(cam.frames())) == 30
     assert "truncated" not in caplog.text
+
+
+def test_held_out_writers_are_those_the_training_data_holds_out(make_cfg):
+    from hydra.utils import instantiate
+
+    from digitrec.data.split import Side
+
+    data = instantiate(make_cfg("data=embedded", "preprocess=none").data, _recursive_=False)
+    data.prepare_data()
+    data.setup()
+    for side, name in ((Side.TEST, "test"), (Side.VAL, "val")):
+        images, labels = embedded_digits_of_split(name)
+        held_out = data.split(side)
+        assert len(labels) == len(held_out) and np.array_equal(
+            np.sort(labels), np.sort(held_out.labels.numpy())
+        )
+        # the very digits: every held-out image of the data module is among the camera's
+        assert {img.tobytes() for img in held_out.images.numpy()} == {
+            img.tobytes() for img in images
+        }

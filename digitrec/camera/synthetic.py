@@ -7,28 +7,23 @@ from typing import Any
 import numpy as np
 
 from digitrec.camera.base import Camera, CameraError, Frame
-from digitrec.data.embedded import load_embedded_digits
-from digitrec.data.split import Side, assign_sides
+from digitrec.data.embedded import embedded_split, load_embedded_digits
+from digitrec.data.split import Side
 from digitrec.synthesis import HandwritingSynthesizer, style_names
 from digitrec.synthesis.render import LEVELS, PhotoRenderer
 
 _SPLITS = {"train": Side.TRAIN, "val": Side.VAL, "test": Side.TEST}
 
 
-def embedded_digits_of_split(
-    split: str, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2
-) -> tuple[np.ndarray, np.ndarray]:
-    """The embedded digits on one side of the split the embedded folder dataset uses
-    (``all`` for every digit): writers held out from training stay held out here."""
-    images, labels = load_embedded_digits()
+def embedded_digits_of_split(split: str, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded digits on one side (``train``, ``val``, ``test``; ``all`` for every digit)
+    of the split ``data=embedded`` makes with ``seed`` (default: the configured one), so that
+    writers held out from training stay held out here."""
     if split == "all":
-        return images, labels
+        return load_embedded_digits()
     if split not in _SPLITS:
         raise CameraError(f"camera.split must be one of {[*_SPLITS, 'all']}, got {split!r}")
-    relpaths = [f"{label}/{i:04d}.png" for i, label in enumerate(labels)]
-    sides = assign_sides(relpaths, labels.tolist(), val_fraction, test_fraction, seed)
-    keep = sides == _SPLITS[split]
-    return images[keep], labels[keep]
+    return embedded_split(_SPLITS[split], seed=seed)
 
 
 _SOURCES = ("embedded", "handwriting")
@@ -53,7 +48,10 @@ class SyntheticCamera(Camera):
         width, height: frame size.
         level: ``clean``, ``medium`` or ``hard`` (see ``PhotoRenderer``).
         split: which embedded digits to draw: ``train``, ``val``, ``test`` (held-out writers'
-            digits, for benchmarks) or ``all``; split as ``data=embedded`` splits them.
+            digits, for benchmarks) or ``all``; split as ``data=embedded`` splits them (its
+            configured fractions).
+        split_seed: the seed of that split (null: the training config's ``seed``, as
+            ``data=embedded`` uses it); a run trained with another ``seed`` holds out others.
         digits_per_frame: digits per frame (a written number), an int or ``[min, max]``.
         source: ``embedded`` (MNIST writers) or ``handwriting`` (the synthesiser's styles,
             drawn afresh from the camera's seed: never the drawings a training run made).
@@ -74,7 +72,7 @@ class SyntheticCamera(Camera):
         digits_per_frame: int | list[int] = 1,
         max_frames: int | None = None,
         seed: int = 0,
-        split_seed: int = 0,
+        split_seed: int | None = None,
         source: str = "embedded",
         styles: list[str] | None = None,
         gap: tuple[float, float] = (0.12, 0.35),

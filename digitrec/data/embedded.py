@@ -12,9 +12,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
+from digitrec.config import config_dir
 from digitrec.data.folder import is_image_file
 from digitrec.data.images import write_image_atomic
+from digitrec.data.split import Side, assign_sides
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,42 @@ def load_embedded_digits() -> tuple[np.ndarray, np.ndarray]:
     features, labels = mnist_data()
     images = np.asarray(features, dtype=np.float64).reshape(-1, 28, 28).round().astype(np.uint8)
     return images, np.asarray(labels, dtype=np.int64)
+
+
+def embedded_relpath(index: int, label: int) -> str:
+    """Where the embedded digit ``index`` lives in the folder: ``<label>/<index:04d>.png`` (no
+    underscore in the name: each embedded digit is its own split group)."""
+    return f"{label}/{index:04d}.png"
+
+
+def embedded_split(
+    side: Side,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded digits on one ``side`` of the split ``data=embedded`` makes: by default with
+    the fractions and seed of ``conf/data/embedded.yaml`` and ``conf/train.yaml``, so the
+    writers a training run holds out stay held out wherever these digits are drawn."""
+    defaults = _configured_split()
+    val_fraction = defaults["val_fraction"] if val_fraction is None else val_fraction
+    test_fraction = defaults["test_fraction"] if test_fraction is None else test_fraction
+    seed = defaults["seed"] if seed is None else seed
+    images, labels = load_embedded_digits()
+    relpaths = [embedded_relpath(i, int(label)) for i, label in enumerate(labels)]
+    keep = assign_sides(relpaths, labels.tolist(), val_fraction, test_fraction, seed) == side
+    return images[keep], labels[keep]
+
+
+def _configured_split() -> dict[str, float | int]:
+    """The embedded data's split fractions and the training seed, as the configs set them."""
+    data = OmegaConf.load(config_dir() / "data" / "embedded.yaml")
+    run = OmegaConf.load(config_dir() / "train.yaml")
+    return {
+        "val_fraction": float(data.val_fraction),
+        "test_fraction": float(data.test_fraction),
+        "seed": int(run.seed),
+    }
 
 
 def write_embedded_digits(root: str | Path) -> bool:
@@ -53,8 +92,7 @@ def write_embedded_digits(root: str | Path) -> bool:
     for digit in range(10):
         (staging / str(digit)).mkdir(parents=True)
     for index, (image, label) in enumerate(zip(images, labels, strict=True)):
-        # no underscore in the name: each embedded digit is its own split group
-        write_image_atomic(staging / str(label) / f"{index:04d}.png", image)
+        write_image_atomic(staging / embedded_relpath(index, int(label)), image)
     try:
         if root.exists():
             root.rmdir()
@@ -78,7 +116,7 @@ def _complete(root: Path) -> bool:
     images, labels = load_embedded_digits()
     written = 0
     for index, (image, label) in enumerate(zip(images, labels, strict=True)):
-        path = root / str(label) / f"{index:04d}.png"
+        path = root / embedded_relpath(index, int(label))
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image_atomic(path, image)
