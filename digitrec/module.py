@@ -43,6 +43,16 @@ def freeze_parameters(net: nn.Module, prefixes: Sequence[str]) -> list[nn.Module
     return frozen
 
 
+def _check_classes(num_classes: int, net: Any) -> None:
+    """The classes are the ten digits: ``model.num_classes`` (and a configured net's own
+    ``num_classes``) can only say so, as the reports, exports and readers assume it."""
+    if num_classes != 10:
+        raise ValueError(f"model.num_classes must be 10 (the digits 0-9), got {num_classes!r}")
+    stored = net.get("num_classes", 10) if isinstance(net, Mapping) else 10
+    if stored != 10:
+        raise ValueError(f"model.net.num_classes must be 10 (the digits 0-9), got {stored!r}")
+
+
 def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
@@ -70,6 +80,7 @@ class DigitClassifier(L.LightningModule):
     ) -> None:
         super().__init__()
         net, optimizer, scheduler, preprocess = map(_plain, (net, optimizer, scheduler, preprocess))
+        _check_classes(num_classes, net)
         is_module = isinstance(net, nn.Module)
         # the hyperparameters hold configs only: the net's weights live in the state dict
         self.save_hyperparameters(

@@ -29,6 +29,16 @@ def test_more_error_types_and_full_error(monkeypatch):
         raise FileNotFoundError("no such file")
 
 
+def test_a_value_a_config_class_rejects_is_one_line_too(capsys, monkeypatch):
+    from hydra.utils import instantiate
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    node = {"_target_": "digitrec.data.datamodule.FolderDataModule", "root": "d", "preprocess": {}}
+    with pytest.raises(SystemExit), user_errors():
+        instantiate({**node, "val_fraction": 1.5}, _recursive_=False)
+    assert capsys.readouterr().err.startswith("error: data.val_fraction must be a number in")
+
+
 def test_a_sweep_job_and_a_bug_raise(monkeypatch):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     with pytest.raises(ValueError), user_errors(raise_if=lambda: True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import lightning as L
@@ -194,3 +195,22 @@ def test_tool_configs_compose(config_name):
     assert cfg.task_name == config_name.split("_")[0]
     if folders:
         assert (cfg.src, cfg.dst) == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("preprocess.size=32", r"preprocess\.size must be 28 .*got 32"),
+        ("model.num_classes=11", r"model\.num_classes must be 10 .*got 11"),
+        ("model.net.num_classes=12", r"model\.net\.num_classes must be 10 .*got 12"),
+    ],
+)
+def test_keys_that_can_only_be_one_value_say_so(make_cfg, override, message, capsys):
+    from digitrec.utils.cli import user_errors
+
+    cfg = make_cfg("preprocess=mnist", override)
+    with pytest.raises(SystemExit), user_errors():
+        build_preprocessor(cfg.preprocess)
+        instantiate(cfg.model, _recursive_=False)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert re.search(message, line), line

@@ -13,6 +13,21 @@ _INTERPOLATIONS = {
 }
 
 
+#: the side of the digits every net reads (MNIST's form)
+DIGIT_SIDE = 28
+
+
+def checked_size(size: int) -> int:
+    """``preprocess.size``, which must be :data:`DIGIT_SIDE`: the nets, the exports and the
+    reports all read 28x28 digits (the key is kept so that a config can say so)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size != DIGIT_SIDE:
+        raise ValueError(
+            f"preprocess.size must be {DIGIT_SIDE} (digitrec's nets read 28x28 MNIST-form "
+            f"digits), got {size!r}"
+        )
+    return size
+
+
 def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a 2-D ``uint8`` gray array.
 
@@ -54,7 +69,7 @@ class GuidePreprocessor:
                 f"preprocess.interpolation must be one of {sorted(_INTERPOLATIONS)}, "
                 f"got {interpolation!r}"
             )
-        self.size = int(size)
+        self.size = checked_size(size)
         self.interpolation = interpolation
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
@@ -74,7 +89,7 @@ class MnistFormCheck:
     """
 
     def __init__(self, size: int = 28) -> None:
-        self.size = int(size)
+        self.size = checked_size(size)
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
         gray = to_gray_uint8(image)

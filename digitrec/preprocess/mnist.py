@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.preprocess.basic import to_gray_uint8
+from digitrec.preprocess.basic import checked_size, to_gray_uint8
 from digitrec.preprocess.runs import DigitCrop, InkRun
 
 _POLARITIES = ("auto", "dark_on_light", "light_on_dark")
@@ -139,7 +139,7 @@ class MnistPreprocessor:
             raise ValueError(
                 f"preprocess.min_edge_sharpness must be positive or null, got {min_edge_sharpness}"
             )
-        self.size, self.box, self.work_size = int(size), int(box), int(work_size)
+        self.size, self.box, self.work_size = checked_size(size), int(box), int(work_size)
         self.polarity = polarity
         self.min_contrast = float(min_contrast)
         self.remove_lines = remove_lines

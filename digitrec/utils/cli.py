@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from hydra.errors import InstantiationException
 from rich.console import Console
 from rich.markup import escape
 
@@ -35,8 +36,21 @@ def user_errors(
     unless ``HYDRA_FULL_ERROR=1`` or ``raise_if()`` says to let it raise."""
     try:
         yield
-    except (*USER_ERRORS, *more) as err:
+    except Exception as err:
+        mistake = _users_mistake(err, (*USER_ERRORS, *more))
+        if mistake is None:
+            raise
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or (raise_if is not None and raise_if()):
             raise
-        print_error(err)
+        print_error(mistake)
         raise SystemExit(1) from None
+
+
+def _users_mistake(
+    err: BaseException, kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """``err`` if it is one of ``kinds``, or the one a Hydra instantiation wrapped (a data or
+    model class rejecting a value of its config); None for anything else."""
+    while isinstance(err, InstantiationException) and err.__cause__ is not None:
+        err = err.__cause__
+    return err if isinstance(err, kinds) else None
