@@ -31,7 +31,7 @@ from rich.table import Table
 from digitrec.camera import Camera, CameraError, Frame, open_camera
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.names import frame_name, frame_number
-from digitrec.preprocess import build_preprocessor
+from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.utils.cli import user_errors
 from digitrec.utils.display import has_display
 
@@ -208,7 +208,7 @@ def capture_interactive(camera: Camera, writer: CaptureWriter, preprocess) -> di
     """Live preview; keys 0-9 save the current frame under that digit, q quits."""
     try:
         while (frame := camera.read()) is not None:
-            crop = preprocess.extract(frame.image) if hasattr(preprocess, "extract") else None
+            crop = preprocess.extract(frame.image) if isinstance(preprocess, DigitFinder) else None
             cv2.imshow(WINDOW, draw_preview(frame, crop, writer.counts))
             action = key_action(cv2.waitKey(1))
             if action == "quit":

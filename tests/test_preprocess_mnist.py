@@ -295,3 +295,13 @@ def test_thick_digit_from_top_to_bottom_of_a_tight_crop_is_the_digit():
     assert crop is not None and crop.box[3] >= 170
     ink = crop.image > 127
     assert not ink[12:16, 12:16].any() and ink.mean() > 0.08  # a ring with its hole, not a speck
+
+
+def test_only_the_photo_preprocessing_finds_digits():
+    from digitrec.preprocess import DigitFinder, GuidePreprocessor, MnistFormCheck, Preprocessor
+
+    for preprocessor in (MnistPreprocessor(), GuidePreprocessor(), MnistFormCheck()):
+        assert isinstance(preprocessor, Preprocessor)
+    assert isinstance(MnistPreprocessor(), DigitFinder)
+    assert not isinstance(GuidePreprocessor(), DigitFinder)
+    assert not isinstance(MnistFormCheck(), DigitFinder)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
-from digitrec.preprocess import build_preprocessor
+from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.synthesis.render import PhotoRenderer
 from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
@@ -66,12 +66,11 @@ def render_photo_copies(
         rng = np.random.default_rng([seed, i, c])
         renderer = renderers[int(rng.integers(len(renderers)))]
         frame = renderer.render([images[i].numpy()], [int(labels[i])], rng)
-        extract = getattr(preprocessor, "extract", None)
-        if extract is None:
+        if not isinstance(preprocessor, DigitFinder):
             return preprocessor(frame.image)
         # the renderer knows where the digit is: a crop of anything else (a shadow's rim, a
         # line) would teach the net a wrong label, so it is dropped
-        crop = extract(frame.image)
+        crop = preprocessor.extract(frame.image)
         return crop.image if crop is not None and boxes_overlap(crop.box, frame.boxes[0]) else None
 
     results = list(threaded_map(one, jobs, f"photographing {len(jobs)} digits"))

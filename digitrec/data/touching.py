@@ -26,7 +26,7 @@ from torch import Tensor
 from digitrec.data.labels import NOT_ONE_DIGIT
 from digitrec.data.photo import box_iou
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
-from digitrec.preprocess import build_preprocessor
+from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
 from digitrec.synthesis.render import PhotoRenderer
 from digitrec.utils.parallel import threaded_map
@@ -79,7 +79,7 @@ def render_touching_pairs(
     """Crops (``uint8 (N, 28, 28)``) and labels from ``count`` photos of two random digits of
     ``images`` (28x28 white on black) written touching or overlapping (see the module)."""
     preprocessor = build_preprocessor(preprocess)
-    if not hasattr(preprocessor, "segment_runs"):
+    if not isinstance(preprocessor, DigitFinder):
         raise ValueError(
             "data.touching_pairs needs a preprocessing that segments numbers "
             f"(preprocess=mnist), not {preprocess.get('_target_', preprocess)!r}"

@@ -24,7 +24,7 @@ from digitrec.inference.backends import (
 )
 from digitrec.inference.decision import decide_one
 from digitrec.inference.numbers import choose_pieces
-from digitrec.preprocess import DigitCrop, build_preprocessor
+from digitrec.preprocess import DigitCrop, DigitFinder, build_preprocessor
 from digitrec.preprocess.config import preprocess_config_dict
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class Recognizer:
         self.preprocessor = build_preprocessor(self.preprocess_config)
         # the preprocessing for MNIST-form inputs when the model's own cannot locate digits
         self.mnist_form: Callable[[np.ndarray], np.ndarray | None] | None = None
-        if trained_with is None and not hasattr(self.preprocessor, "extract"):
+        if trained_with is None and not isinstance(self.preprocessor, DigitFinder):
             # (debug: said on every load, also where no photo is read, as by digitrec-eval split=)
             log.debug(
                 "%s was trained on MNIST-form digits (%s): photos are read with preprocess=mnist",
@@ -260,7 +260,7 @@ class Recognizer:
             if ink == 0.0 or ink > self.MAX_INK_FRACTION:
                 return None
             return DigitCrop(box=(0, 0, size, size), image=digit)
-        if hasattr(self.preprocessor, "extract"):
+        if isinstance(self.preprocessor, DigitFinder):
             return self.preprocessor.extract(array)
         # a preprocessor that only reshapes (preprocess=seed, given explicitly): the whole image
         digit = self.preprocessor(array)
@@ -278,15 +278,12 @@ class Recognizer:
     def read(self, image: np.ndarray | str | Path) -> Reading:
         """Read a written number: its digits left to right. Digits whose strokes touch are cut
         apart where the net reads the pieces best (:func:`choose_pieces`)."""
-        if hasattr(self.preprocessor, "segment_runs"):
+        if isinstance(self.preprocessor, DigitFinder):
             runs = self.preprocessor.segment_runs(_as_array(image))
             reads = [read for pieces in choose_pieces(runs, self.probabilities) for read in pieces]
             predictions = tuple(self._prediction(p, crop.box) for crop, p in reads)
-        else:
-            if hasattr(self.preprocessor, "segment"):
-                crops = self.preprocessor.segment(_as_array(image))
-            else:
-                crops = [crop] if (crop := self.locate(image)) is not None else []
+        else:  # a preprocessor that cannot find digits: the one it makes of the whole image
+            crops = [crop] if (crop := self.locate(image)) is not None else []
             predictions = tuple(self.classify_crops(crops))
         text = "".join("?" if p.digit is None else str(p.digit) for p in predictions)
         return Reading(text=text, digits=predictions)

@@ -9,6 +9,7 @@ no digit. The same objects serve the DataModule's cache, capture previews and in
 from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
 from digitrec.preprocess.config import build_preprocessor
 from digitrec.preprocess.mnist import MnistPreprocessor
+from digitrec.preprocess.protocols import DigitFinder, Preprocessor
 from digitrec.preprocess.runs import DigitCrop, InkRun
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
@@ -18,10 +19,12 @@ VERSION = 11
 __all__ = [
     "VERSION",
     "DigitCrop",
+    "DigitFinder",
     "GuidePreprocessor",
     "InkRun",
     "MnistFormCheck",
     "MnistPreprocessor",
+    "Preprocessor",
     "build_preprocessor",
     "to_gray_uint8",
 ]
