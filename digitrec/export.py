@@ -103,14 +103,31 @@ def export_checkpoint(ckpt_path: str | Path, fmt: str, output: str | Path | None
     net, hparams = net_from_checkpoint(state, ckpt_path)
     if not hparams.get("preprocess"):
         raise CheckpointError(f"ckpt_path={str(ckpt_path)!r} records no preprocessing config")
-    metadata = {
-        PREPROCESS_METADATA_KEY: json.dumps(hparams["preprocess"]),
-        "digitrec.net": json.dumps(hparams["net"]),
-        "digitrec.source_checkpoint": str(Path(ckpt_path).expanduser().resolve()),
-    }
     target = Path(output) if output else Path(ckpt_path).with_suffix(FORMATS[fmt])
+    source = str(Path(ckpt_path).expanduser().resolve())
+    return export_net(net, hparams["net"], hparams["preprocess"], fmt, target, source)
+
+
+def export_net(
+    net: nn.Module,
+    net_config: dict[str, Any],
+    preprocess: dict[str, Any],
+    fmt: str,
+    target: str | Path,
+    source: str | None = None,
+) -> Path:
+    """Export ``net`` (built from ``net_config``, reading inputs preprocessed by
+    ``preprocess``) as ``fmt`` to ``target``; the configs travel in the file's metadata."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r} is not one of {', '.join(FORMATS)}")
+    metadata = {
+        PREPROCESS_METADATA_KEY: json.dumps(preprocess),
+        "digitrec.net": json.dumps(net_config),
+    }
+    if source:
+        metadata["digitrec.source_checkpoint"] = source
     exporter = export_onnx if fmt == "onnx" else export_torchscript
-    return exporter(net, metadata, target)
+    return exporter(net, metadata, Path(target))
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="export")

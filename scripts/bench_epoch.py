@@ -17,11 +17,11 @@ import time
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 from rich.console import Console
 from rich.table import Table
 
+from digitrec.augment import BatchAugment
 from digitrec.camera.synthetic import embedded_digits_of_split
 from digitrec.data.datamodule import TensorDataModule
 from digitrec.data.split import Side
@@ -32,29 +32,15 @@ TRAIN_IMAGES = 60_000
 
 
 def synthesise(count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` digits: the embedded ones repeated, each copy with a small random affine warp."""
+    """``count`` digits: the embedded ones repeated, each copy with a small random affine warp
+    (the training augmentation's, ``digitrec.augment.BatchAugment``)."""
     images, labels = embedded_digits_of_split("all", 0)
     repeats = -(-count // len(labels))
-    base = torch.from_numpy(np.tile(images, (repeats, 1, 1))[:count]).float().unsqueeze(1)
-    generator = torch.Generator().manual_seed(seed)
-    angle = (torch.rand(count, generator=generator) - 0.5) * 0.4
-    scale = 1 + (torch.rand(count, generator=generator) - 0.5) * 0.2
-    shift = (torch.rand(count, 2, generator=generator) - 0.5) * 0.15
-    theta = torch.zeros(count, 2, 3)
-    theta[:, 0, 0] = theta[:, 1, 1] = torch.cos(angle) / scale
-    theta[:, 0, 1], theta[:, 1, 0] = -torch.sin(angle) / scale, torch.sin(angle) / scale
-    theta[:, :, 2] = shift
-    warped = torch.cat(
-        [
-            F.grid_sample(
-                base[i : i + 5000],
-                F.affine_grid(theta[i : i + 5000], base[i : i + 5000].shape, align_corners=False),
-                align_corners=False,
-            )
-            for i in range(0, count, 5000)
-        ]
-    )
-    digits = warped.squeeze(1).round().clamp(0, 255).to(torch.uint8)
+    base = torch.from_numpy(np.tile(images, (repeats, 1, 1))[:count]).float().div(255).unsqueeze(1)
+    torch.manual_seed(seed)
+    warp = BatchAugment(rotation=11.5, scale=(0.9, 1.1), shear=0.0, translate=0.04)
+    warped = torch.cat([warp(base[i : i + 5000]) for i in range(0, count, 5000)])
+    digits = warped.squeeze(1).mul(255).round().clamp(0, 255).to(torch.uint8)
     return digits, torch.from_numpy(np.tile(labels, repeats)[:count]).long()
 
 

@@ -2,8 +2,8 @@
 eager and ONNX Runtime, and batched throughput of preprocessed crops.
 
 Timing does not depend on the weights' values, so without ``--checkpoint`` a freshly initialised
-net of ``experiment=webcam`` (the BatchNorm CNN with the photo preprocessing) is saved as a
-checkpoint and used; pass your own checkpoint to time it instead.
+net of ``experiment=webcam`` (the BatchNorm CNN with the photo preprocessing) is timed, eager
+and exported; pass your own checkpoint to time it instead.
 
     python scripts/bench_predict.py [--checkpoint PATH] [--frames 300]
 """
@@ -25,25 +25,19 @@ from rich.table import Table
 
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.config import compose_config
-from digitrec.export import export_checkpoint
-from digitrec.inference import Recognizer
+from digitrec.export import export_checkpoint, export_net
+from digitrec.inference import Recognizer, TorchBackend
 
 
-def untrained_checkpoint(folder: Path, experiment: str) -> Path:
-    """A checkpoint file of an initialised net as ``experiment`` configures it."""
+def untrained_model(experiment: str) -> tuple[torch.nn.Module, dict, dict]:
+    """An initialised net as ``experiment`` configures it, its config and the preprocessing."""
     cfg = compose_config("train", [f"experiment={experiment}"])
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
-    net = instantiate(net_cfg)
-    state = {
-        "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-        "hyper_parameters": {
-            "net": net_cfg,
-            "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
-        },
-    }
-    path = folder / f"untrained_{experiment}.ckpt"
-    torch.save(state, path)
-    return path
+    return (
+        instantiate(net_cfg).eval(),
+        net_cfg,
+        OmegaConf.to_container(cfg.preprocess, resolve=True),
+    )
 
 
 def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
@@ -66,12 +60,17 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(args.checkpoint or untrained_checkpoint(Path(tmp), args.experiment))
-        onnx_path = export_checkpoint(checkpoint, "onnx", Path(tmp) / "model.onnx")
-        backends = {
-            "PyTorch eager": Recognizer.from_checkpoint(checkpoint),
-            "ONNX Runtime": Recognizer.from_onnx(onnx_path),
-        }
+        onnx_path = Path(tmp) / "model.onnx"
+        if args.checkpoint:
+            name = Path(args.checkpoint).name
+            eager = Recognizer.from_checkpoint(args.checkpoint)
+            export_checkpoint(args.checkpoint, "onnx", onnx_path)
+        else:
+            name = f"untrained experiment={args.experiment}"
+            net, net_cfg, preprocess = untrained_model(args.experiment)
+            eager = Recognizer(TorchBackend(net), preprocess, name=name)
+            export_net(net, net_cfg, preprocess, "onnx", onnx_path)
+        backends = {"PyTorch eager": eager, "ONNX Runtime": Recognizer.from_onnx(onnx_path)}
         frames = [f.image for f in SyntheticCamera(level="medium", max_frames=args.frames, seed=3)]
         own = backends["PyTorch eager"]
         crops = [c.image for f in frames if (c := own.locate(f)) is not None]
@@ -80,7 +79,7 @@ def main() -> None:
 
         table = Table(
             title=f"one 640x480 frame, {torch.get_num_threads()} torch threads, "
-            f"{checkpoint.name} ({own.preprocess_config['_target_'].rsplit('.', 1)[-1]})"
+            f"{name} ({own.preprocess_config['_target_'].rsplit('.', 1)[-1]})"
         )
         for column in (
             "backend",
