@@ -77,7 +77,7 @@ def run(images, labels, args, device_resident: bool) -> tuple[float, float]:
         device_resident=device_resident,
     )
     model = DigitClassifier(
-        {"_target_": "digitrec.nets.SeedCNN"},
+        {"_target_": "digitrec.nets.GuideCNN"},
         {"_target_": "torch.optim.Adam", "_partial_": True, "lr": args.lr, "fused": True},
         compile_net=args.compile,
     )

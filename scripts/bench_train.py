@@ -6,7 +6,7 @@ embedded data's 80% training split and evaluates on its 20% test split after eve
 - "plain loop, PyTorch defaults": the loop a guide reader writes (default Adam, NCHW tensors);
 - "plain loop, digitrec's settings": the same loop with the optimizer built from digitrec's
   config and the net in the same memory layout, so the ratio against it is the framework's cost;
-- "digitrec": ``experiment=seed`` with its default callbacks (checkpointing, progress bar,
+- "digitrec": ``experiment=guide`` with its default callbacks (checkpointing, progress bar,
   model summary, timer) and CSV logging. Its epoch time is the ``Timer`` callback's, from the
   first to the end of the last epoch; "whole fit" adds loading the cache and the sanity check.
 
@@ -30,7 +30,7 @@ from rich.table import Table
 from digitrec.config import compose_config
 from digitrec.data import Side
 from digitrec.data.batches import to_model_input
-from digitrec.nets import SeedCNN
+from digitrec.nets import GuideCNN
 from digitrec.train import train
 from digitrec.utils.malloc import tune_glibc_malloc
 
@@ -41,7 +41,7 @@ def plain_loop(
     """Train with a hand-written loop; returns (seconds for the epochs, final test accuracy)."""
     L.seed_everything(seed, verbose=False)
     train_set, test_set = dm.split(Side.TRAIN), dm.split(Side.TEST)
-    net = SeedCNN()
+    net = GuideCNN()
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(net.parameters())
@@ -74,7 +74,7 @@ def plain_loop(
 def digitrec_fit(overrides: list[str]) -> tuple[float, float, float]:
     """Train through ``digitrec.train``: (epoch seconds, whole-fit seconds, test accuracy)."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = compose_config("train", ["experiment=seed", f"paths.output_dir={out}", *overrides])
+        cfg = compose_config("train", ["experiment=guide", f"paths.output_dir={out}", *overrides])
         summary = train(cfg)
     return summary["train_loop_seconds"], summary["fit_seconds"], summary["metrics"]["test/acc"]
 
@@ -94,7 +94,7 @@ def main() -> None:
     overrides = [f"tune_malloc={args.tune}", *args.overrides]
     if args.tune:  # process-wide, so the plain loops get it too
         tune_glibc_malloc()
-    cfg = compose_config("train", ["experiment=seed", "paths.output_dir=unused", *overrides])
+    cfg = compose_config("train", ["experiment=guide", "paths.output_dir=unused", *overrides])
     dm = instantiate(cfg.data, _recursive_=False)
     dm.prepare_data()
     dm.setup("fit")

@@ -4,7 +4,7 @@ Renders ``--frames`` webcam photos (640x480) per level with the synthetic camera
 held-out test split of the embedded data (``clean``: even light; ``medium``: uneven light, noise,
 blur, pencil, off-centre, small or large digits, perspective; ``hard``: plus ruled lines, page
 edge and shadows), reads them with a checkpoint through the preprocessing it was trained with and
-through the guide's (``preprocess=seed``), and prints the accuracy per level (a frame where no
+through the guide's (``preprocess=guide``), and prints the accuracy per level (a frame where no
 digit is found counts as wrong) and the preprocessing time per frame.
 
     python scripts/bench_webcam.py --checkpoint outputs/train/runs/<run>/checkpoints/epoch_NNN.ckpt

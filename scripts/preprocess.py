@@ -1,6 +1,6 @@
 """The guide's step 2 as folders: preprocess a per-digit folder into 28x28 images.
 
-python scripts/preprocess.py src=data/captures dst=data/captures_28 [preprocess=seed]
+python scripts/preprocess.py src=data/captures dst=data/captures_28 [preprocess=guide]
 """
 
 import hydra

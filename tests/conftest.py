@@ -43,7 +43,7 @@ def photo_checkpoint(data_dir: Path, tmp_path_factory) -> Path:
             f"paths.data_dir={data_dir}",
             f"paths.output_dir={tmp_path_factory.mktemp('photo_model')}",
             *QUIET,
-            "preprocess=mnist",
+            "preprocess=photo",
             "model/net=cnn_bn",
             "model/optimizer=adamw",
             "augment=affine",
@@ -113,7 +113,7 @@ def small_folder_data(tmp_path: Path) -> Callable[..., object]:
     def set_up(**options):
         datamodule = FolderDataModule(
             root=tmp_path / "d",
-            preprocess={"_target_": "digitrec.preprocess.MnistPreprocessor"},
+            preprocess={"_target_": "digitrec.preprocess.PhotoPreprocessor"},
             cache_dir=tmp_path / "c",
             val_fraction=0.2,
             **options,

@@ -13,7 +13,7 @@ from digitrec.data import FolderDataModule
 from digitrec.data import photo as photo_module
 from digitrec.data.photo import load_or_render_photo_copies
 
-MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
+MNIST = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
 
 
 @pytest.fixture(scope="module")

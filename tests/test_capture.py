@@ -25,7 +25,7 @@ from digitrec.capture import (
     run_capture,
 )
 from digitrec.config import compose_config
-from digitrec.preprocess import MnistPreprocessor
+from digitrec.preprocess import PhotoPreprocessor
 
 
 def files(root):
@@ -185,7 +185,7 @@ def test_live_view_helpers():
     assert key_action(ord("3")) == 3 and key_action(ord("q")) == "quit" and key_action(27) == "quit"
     assert key_action(-1) is None and key_action(ord("x")) is None
     frame = SyntheticCamera(seed=2).read()
-    crop = MnistPreprocessor().extract(frame.image)
+    crop = PhotoPreprocessor().extract(frame.image)
     view = draw_preview(Frame(frame.image, 0), crop, {3: 2})
     assert view.shape == frame.image.shape and not np.array_equal(view, frame.image)
     assert draw_preview(Frame(np.full((100, 100, 3), 255, np.uint8), 0), None, {}).shape == (

@@ -123,8 +123,8 @@ def _flatten(node, prefix: str) -> dict:
 
 
 def test_experiment_seed_is_the_guide(make_cfg):
-    cfg = make_cfg("experiment=seed")
-    assert cfg.model.net._target_ == "digitrec.nets.SeedCNN"
+    cfg = make_cfg("experiment=guide")
+    assert cfg.model.net._target_ == "digitrec.nets.GuideCNN"
     assert cfg.model.optimizer._target_ == "torch.optim.Adam"
     assert cfg.model.optimizer.lr == 1e-3
     assert not cfg.model.scheduler  # scheduler=none: an empty node
@@ -208,7 +208,7 @@ def test_tool_configs_compose(config_name):
 def test_keys_that_can_only_be_one_value_say_so(make_cfg, override, message, capsys):
     from digitrec.utils.cli import user_errors
 
-    cfg = make_cfg("preprocess=mnist", override)
+    cfg = make_cfg("preprocess=photo", override)
     with pytest.raises(SystemExit), user_errors():
         build_preprocessor(cfg.preprocess)
         instantiate(cfg.model, _recursive_=False)

@@ -39,7 +39,7 @@ def test_finetune_starts_from_the_checkpoint_and_keeps_features_frozen(
     # the drawn digits of the captures are read well after two epochs (0.90 here; chance 0.10)
     assert summary["metrics"]["test/acc"] >= 0.7
     before, after = net_weights(photo_checkpoint), net_weights(summary["last_checkpoint"])
-    assert before.keys() == after.keys()  # the checkpoint's net (BatchNormCNN), not seed_cnn
+    assert before.keys() == after.keys()  # the checkpoint's net (BatchNormCNN), not guide_cnn
     features = [k for k in before if k.startswith("net.features.")]
     classifier = [k for k in before if k.startswith("net.classifier.") and "weight" in k]
     assert features and classifier
@@ -82,7 +82,7 @@ def test_init_from_errors_name_the_file(make_cfg, tmp_path, captures):
 
 
 def test_freeze_names_must_match_parameters():
-    net_cfg = {"_target_": "digitrec.nets.SeedCNN"}
+    net_cfg = {"_target_": "digitrec.nets.GuideCNN"}
     optimizer = {"_target_": "torch.optim.Adam", "_partial_": True}
     model = DigitClassifier(net_cfg, optimizer, freeze=["features"])
     assert not any(p.requires_grad for p in model.net.features.parameters())

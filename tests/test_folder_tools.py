@@ -13,7 +13,7 @@ from conftest import SCRIPTS, run_script, write_tree
 from digitrec.data.split import Side, assign_sides
 from digitrec.data.tools import preprocess_tree, split_tree
 
-MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
+MNIST = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
 
 
 def test_preprocess_tree_keeps_names_and_reports_bad_files(tmp_path):

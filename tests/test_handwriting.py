@@ -11,10 +11,10 @@ from digitrec.camera.base import CameraError
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.data import Side
 from digitrec.data.datamodule import FolderDataModule
-from digitrec.preprocess import MnistPreprocessor
+from digitrec.preprocess import PhotoPreprocessor
 from digitrec.synthesis import STYLES, HandwritingSynthesizer, style_names
 
-MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
+MNIST = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
 SYNTH = HandwritingSynthesizer()
 
 
@@ -82,7 +82,7 @@ def test_sample_is_labelled_balanced_and_honours_exclusions():
 
 
 def test_drawings_go_through_the_photo_preprocessing_in_mnist_form():
-    pre = MnistPreprocessor()
+    pre = PhotoPreprocessor()
     images, _, _ = SYNTH.sample(3, seed=5)
     for image in images:
         out = pre(image)

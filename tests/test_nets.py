@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from digitrec.nets import BatchNormCNN, LeNet5, SeedCNN, count_parameters
+from digitrec.nets import BatchNormCNN, GuideCNN, LeNet5, count_parameters
 
 
 @pytest.mark.parametrize(
-    ("net_class", "parameters"), [(SeedCNN, 693_962), (LeNet5, 61_706), (BatchNormCNN, 468_138)]
+    ("net_class", "parameters"), [(GuideCNN, 693_962), (LeNet5, 61_706), (BatchNormCNN, 468_138)]
 )
 def test_parameter_count_and_output_shape(net_class, parameters):
     net = net_class().eval()
@@ -13,8 +13,8 @@ def test_parameter_count_and_output_shape(net_class, parameters):
     assert net(torch.rand(5, 1, 28, 28)).shape == (5, 10)
 
 
-def test_seed_cnn_is_the_guides_layers():
-    net = SeedCNN()
+def test_guide_cnn_is_the_guides_layers():
+    net = GuideCNN()
     conv = net.features[0]
     assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (
         1,
@@ -31,7 +31,7 @@ def test_seed_cnn_is_the_guides_layers():
 
 def test_channels_last_net_gives_the_same_logits():
     torch.manual_seed(0)
-    net = SeedCNN().eval()
+    net = GuideCNN().eval()
     x = torch.rand(4, 1, 28, 28)
     expected = net(x)
     net.to(memory_format=torch.channels_last)
@@ -39,7 +39,7 @@ def test_channels_last_net_gives_the_same_logits():
 
 
 NET_PARAMETERS = {
-    "seed_cnn": 693_962,
+    "guide_cnn": 693_962,
     "lenet5": 61_706,
     "cnn_bn": 468_138,
     "resnet_small": 696_042,

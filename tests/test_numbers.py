@@ -8,9 +8,9 @@ import pytest
 
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.inference import Recognizer
-from digitrec.preprocess import MnistPreprocessor
+from digitrec.preprocess import PhotoPreprocessor
 
-PRE = MnistPreprocessor()
+PRE = PhotoPreprocessor()
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from digitrec.camera.synthetic import embedded_digits_of_split
-from digitrec.preprocess import MnistPreprocessor, build_preprocessor
+from digitrec.preprocess import PhotoPreprocessor, build_preprocessor
 from digitrec.synthesis.render import PhotoRenderer
 
-PRE = MnistPreprocessor()
+PRE = PhotoPreprocessor()
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_a_shadow_tip_touching_the_digit_is_left_out(held_out):
     crop = PRE.extract(image)
     assert crop is not None and overlap(crop.box, truth) > 0.8
     # at the frame's threshold alone the shading joins the digit
-    shaded = MnistPreprocessor(min_edge_sharpness=None, ink_level=None).extract(image)
+    shaded = PhotoPreprocessor(min_edge_sharpness=None, ink_level=None).extract(image)
     assert shaded is not None and overlap(shaded.box, truth) < 0.6
 
 
@@ -166,7 +166,7 @@ def test_a_blurred_pen_digit_keeps_its_loop():
     page, _ = paper_with_digit(ring, height=30, blur=1.6, ink=15.0)
     out = PRE(page.astype(np.uint8))
     assert out is not None and out[12:16, 12:16].max() < 60
-    filled = MnistPreprocessor(ink_level=None)(page.astype(np.uint8))
+    filled = PhotoPreprocessor(ink_level=None)(page.astype(np.uint8))
     assert filled[12:16, 12:16].max() > out[12:16, 12:16].max()
 
 
@@ -209,14 +209,14 @@ def test_segment_reads_numbers_left_to_right(held_out):
 
 
 def test_config_builds_it_and_rejects_bad_values():
-    pre = build_preprocessor({"_target_": "digitrec.preprocess.MnistPreprocessor", "deskew": True})
-    assert isinstance(pre, MnistPreprocessor)
+    pre = build_preprocessor({"_target_": "digitrec.preprocess.PhotoPreprocessor", "deskew": True})
+    assert isinstance(pre, PhotoPreprocessor)
     with pytest.raises(ValueError, match="polarity"):
-        MnistPreprocessor(polarity="sideways")
+        PhotoPreprocessor(polarity="sideways")
     with pytest.raises(ValueError, match=r"preprocess\.ink_level"):
-        MnistPreprocessor(ink_level=1.5)
+        PhotoPreprocessor(ink_level=1.5)
     with pytest.raises(ValueError, match=r"preprocess\.min_edge_sharpness"):
-        MnistPreprocessor(min_edge_sharpness=0)
+        PhotoPreprocessor(min_edge_sharpness=0)
     for key, value in [
         ("min_contrast", 2.0),
         ("min_contrast", -1.0),
@@ -226,12 +226,12 @@ def test_config_builds_it_and_rejects_bad_values():
         ("stroke_ratio", 3.0),
     ]:
         with pytest.raises(ValueError, match=rf"preprocess\.{key} must be"):
-            MnistPreprocessor(**{key: value})
+            PhotoPreprocessor(**{key: value})
 
 
 def test_deskew_keeps_the_mnist_form(held_out):
     images, _ = held_out
-    out = MnistPreprocessor(deskew=True)(255 - cv2.resize(images[3], (120, 120)))
+    out = PhotoPreprocessor(deskew=True)(255 - cv2.resize(images[3], (120, 120)))
     cx, cy = centre_of_mass(out)
     assert abs(cx - 13.5) <= 1 and abs(cy - 13.5) <= 1
 
@@ -245,8 +245,8 @@ def _slant(digit: np.ndarray) -> float:
 def test_deskew_stands_a_slanted_stroke_upright():
     page = np.full((160, 160), 235, np.uint8)
     cv2.line(page, (55, 135), (105, 25), 30, 9)  # a 1 leaning right by about 24 degrees
-    leaning = MnistPreprocessor(deskew=False)(page)
-    upright = MnistPreprocessor(deskew=True)(page)
+    leaning = PhotoPreprocessor(deskew=False)(page)
+    upright = PhotoPreprocessor(deskew=True)(page)
     assert abs(_slant(leaning)) > 0.3
     assert abs(_slant(upright)) < 0.1
 
@@ -256,7 +256,7 @@ def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(photo_checkpoi
     from digitrec.camera.synthetic import SyntheticCamera
 
     recognizer = Recognizer.from_checkpoint(photo_checkpoint)
-    assert recognizer.preprocess_config["_target_"].endswith("MnistPreprocessor")
+    assert recognizer.preprocess_config["_target_"].endswith("PhotoPreprocessor")
     frames = [
         f
         for level in ("clean", "medium")
@@ -300,8 +300,8 @@ def test_thick_digit_from_top_to_bottom_of_a_tight_crop_is_the_digit():
 def test_only_the_photo_preprocessing_finds_digits():
     from digitrec.preprocess import DigitFinder, GuidePreprocessor, MnistFormCheck, Preprocessor
 
-    for preprocessor in (MnistPreprocessor(), GuidePreprocessor(), MnistFormCheck()):
+    for preprocessor in (PhotoPreprocessor(), GuidePreprocessor(), MnistFormCheck()):
         assert isinstance(preprocessor, Preprocessor)
-    assert isinstance(MnistPreprocessor(), DigitFinder)
+    assert isinstance(PhotoPreprocessor(), DigitFinder)
     assert not isinstance(GuidePreprocessor(), DigitFinder)
     assert not isinstance(MnistFormCheck(), DigitFinder)

@@ -166,7 +166,7 @@ def test_truncated_checkpoint_and_bad_onnx_files(photo_checkpoint, tmp_path):
     assert (
         Recognizer.from_onnx(
             tmp_path / "plain.onnx",
-            preprocess={"_target_": ("digitrec.preprocess.MnistPreprocessor")},
+            preprocess={"_target_": ("digitrec.preprocess.PhotoPreprocessor")},
         )
         .predict(np.zeros((50, 50), np.uint8))
         .digit
@@ -180,7 +180,7 @@ def test_mnist_form_checkpoint_reads_crops_as_trained_and_photos_via_mnist(make_
     summary = train(make_cfg("preprocess=none", "trainer.max_epochs=1", "test=false"))
     recognizer = Recognizer.from_checkpoint(summary["best_checkpoint"])
     assert recognizer.trained_preprocess_config["_target_"].endswith("MnistFormCheck")
-    assert recognizer.preprocess_config["_target_"].endswith("MnistPreprocessor")
+    assert recognizer.preprocess_config["_target_"].endswith("PhotoPreprocessor")
     images, labels = embedded_digits_of_split("test", 0)
     crop = recognizer.locate(images[0])
     np.testing.assert_array_equal(crop.image, images[0])  # exactly the training input

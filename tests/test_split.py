@@ -119,7 +119,7 @@ def test_bad_fractions_fail_when_the_data_is_configured(options, message):
 
     with pytest.raises(ValueError, match=message):
         FolderDataModule(
-            root="d", preprocess={"_target_": "digitrec.preprocess.MnistPreprocessor"}, **options
+            root="d", preprocess={"_target_": "digitrec.preprocess.PhotoPreprocessor"}, **options
         )
 
 

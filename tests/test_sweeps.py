@@ -39,7 +39,7 @@ def test_grid_multirun_runs_every_job_and_summarises_them(data_dir, tmp_path):
         data_dir,
         tmp_path,
         "-m",
-        "model/net=seed_cnn,lenet5",
+        "model/net=guide_cnn,lenet5",
         "model.optimizer.lr=1e-3,3e-3",
         "debug=limit",
         *QUIET,
@@ -54,7 +54,7 @@ def test_grid_multirun_runs_every_job_and_summarises_them(data_dir, tmp_path):
     assert scores == sorted(scores, reverse=True)  # sorted by the optimized metric
     assert {r["overrides"] for r in rows} == {
         f"model/net={net} model.optimizer.lr={lr}"
-        for net in ("seed_cnn", "lenet5")
+        for net in ("guide_cnn", "lenet5")
         for lr in ("0.001", "0.003")
     }
     assert all(Path(r["checkpoint"]).is_file() for r in rows)
@@ -107,7 +107,7 @@ def test_optuna_search_survives_a_failing_trial_and_keeps_its_study(data_dir, tm
         "hydra/sweeper/sampler=random",
         "hydra.sweeper.sampler.seed=0",
         # a negative learning rate makes the optimizer refuse: that trial fails
-        "hydra.sweeper.params={model/net: seed_cnn, data.batch_size: 32, augment: none,"
+        "hydra.sweeper.params={model/net: guide_cnn, data.batch_size: 32, augment: none,"
         " model.optimizer.lr: 'choice(0.001, -1.0)'}",
         "hydra.sweeper.n_trials=2",
         "debug=fdr",

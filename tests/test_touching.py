@@ -15,8 +15,8 @@ from digitrec.preprocess import InkRun
 from digitrec.preprocess.runs import DigitCrop
 
 ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
-SEED_CNN = {"_target_": "digitrec.nets.seed_cnn.SeedCNN"}
-MNIST = {"_target_": "digitrec.preprocess.MnistPreprocessor"}
+SEED_CNN = {"_target_": "digitrec.nets.guide_cnn.GuideCNN"}
+MNIST = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
 
 
 def _keep_mask(mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
@@ -84,7 +84,7 @@ def test_touching_pairs_give_digits_and_not_one_digit_crops():
     assert crops.dtype == torch.uint8 and crops.shape[1:] == (28, 28)
     found = set(crop_labels.tolist())
     assert NOT_ONE_DIGIT in found and found - {NOT_ONE_DIGIT} and found <= {0, 3, 7, -1}
-    with pytest.raises(ValueError, match=r"touching_pairs.*preprocess=mnist"):
+    with pytest.raises(ValueError, match=r"touching_pairs.*preprocess=photo"):
         render_touching_pairs(
             torch.from_numpy(np.stack(images)),
             torch.tensor(labels),

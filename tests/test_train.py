@@ -21,7 +21,7 @@ def test_fast_dev_run_writes_metrics_and_config(make_cfg, tmp_path):
         summary["metrics"]
     )
     config = (run / "config.yaml").read_text()
-    assert "digitrec.nets.SeedCNN" in config and "${" not in config
+    assert "digitrec.nets.GuideCNN" in config and "${" not in config
 
 
 def test_short_real_run_beats_chance_and_checkpoint_stands_alone(make_cfg):

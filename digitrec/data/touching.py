@@ -82,7 +82,7 @@ def render_touching_pairs(
     if not isinstance(preprocessor, DigitFinder):
         raise ValueError(
             "data.touching_pairs needs a preprocessing that segments numbers "
-            f"(preprocess=mnist), not {preprocess.get('_target_', preprocess)!r}"
+            f"(preprocess=photo), not {preprocess.get('_target_', preprocess)!r}"
         )
     renderers = [PhotoRenderer(level=level) for level in levels]
 

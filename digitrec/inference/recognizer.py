@@ -75,9 +75,9 @@ class Reading:
     digits: tuple[Prediction, ...]
 
 
-def mnist_preprocess_config() -> dict[str, Any]:
-    """The default photo-to-MNIST preprocessing config (``conf/preprocess/mnist.yaml``)."""
-    return OmegaConf.to_container(OmegaConf.load(config_dir() / "preprocess" / "mnist.yaml"))
+def photo_preprocess_config() -> dict[str, Any]:
+    """The default photo-to-MNIST preprocessing config (``conf/preprocess/photo.yaml``)."""
+    return OmegaConf.to_container(OmegaConf.load(config_dir() / "preprocess" / "photo.yaml"))
 
 
 class Recognizer:
@@ -89,7 +89,7 @@ class Recognizer:
     A net trained on digits already in MNIST form (``preprocess=none`` or ``seed`` on the
     embedded data) saw 28x28 crops: 28x28 inputs are taken to be such crops (white ink on black)
     and go through the stored preprocessing as in training, while those preprocessors cannot find
-    a digit in a photo, so any other image is brought to that form by ``preprocess=mnist``.
+    a digit in a photo, so any other image is brought to that form by ``preprocess=photo``.
     Pass ``preprocess`` to choose another.
     """
 
@@ -107,7 +107,7 @@ class Recognizer:
     ) -> None:
         """``preprocess`` reads the inputs. When ``trained_with`` is None it is the model's own
         preprocessing, and one that cannot locate digits (``none``, ``seed``) is complemented by
-        ``preprocess=mnist`` for photos; otherwise it is a user's choice and used as given."""
+        ``preprocess=photo`` for photos; otherwise it is a user's choice and used as given."""
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
         self.classify = classify
@@ -120,12 +120,12 @@ class Recognizer:
         if trained_with is None and not isinstance(self.preprocessor, DigitFinder):
             # (debug: said on every load, also where no photo is read, as by digitrec-eval split=)
             log.debug(
-                "%s was trained on MNIST-form digits (%s): photos are read with preprocess=mnist",
+                "%s was trained on MNIST-form digits (%s): photos are read with preprocess=photo",
                 name,
                 self.preprocess_config["_target_"],
             )
             self.mnist_form = self.preprocessor
-            self.preprocess_config = mnist_preprocess_config()
+            self.preprocess_config = photo_preprocess_config()
             self.preprocessor = build_preprocessor(self.preprocess_config)
         self.min_confidence = float(min_confidence)
         self.batch_size = int(batch_size)
@@ -262,7 +262,7 @@ class Recognizer:
             return DigitCrop(box=(0, 0, size, size), image=digit)
         if isinstance(self.preprocessor, DigitFinder):
             return self.preprocessor.extract(array)
-        # a preprocessor that only reshapes (preprocess=seed, given explicitly): the whole image
+        # a preprocessor that only reshapes (preprocess=guide, given explicitly): the whole image
         digit = self.preprocessor(array)
         height, width = array.shape[:2]
         return None if digit is None else DigitCrop(box=(0, 0, width, height), image=digit)

@@ -4,13 +4,18 @@ Nets know nothing about Lightning, Hydra or files; configs under ``conf/model/ne
 """
 
 from digitrec.nets.cnn_bn import BatchNormCNN
+from digitrec.nets.guide_cnn import GuideCNN
 from digitrec.nets.lenet5 import LeNet5
 from digitrec.nets.resnet import SmallResNet
-from digitrec.nets.seed_cnn import SeedCNN
 from digitrec.nets.torchvision_net import TorchvisionNet
+
+#: the guide's CNN under the name checkpoints written before 2026-11-27 store
+#: (``_target_: digitrec.nets.SeedCNN``): they still load
+SeedCNN = GuideCNN
 
 __all__ = [
     "BatchNormCNN",
+    "GuideCNN",
     "LeNet5",
     "SeedCNN",
     "SmallResNet",

@@ -8,13 +8,17 @@ no digit. The same objects serve the DataModule's cache, capture previews and in
 
 from digitrec.preprocess.basic import GuidePreprocessor, MnistFormCheck, to_gray_uint8
 from digitrec.preprocess.config import build_preprocessor
-from digitrec.preprocess.mnist import MnistPreprocessor
+from digitrec.preprocess.photo import PhotoPreprocessor
 from digitrec.preprocess.protocols import DigitFinder, Preprocessor
 from digitrec.preprocess.runs import DigitCrop, InkRun
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.
 VERSION = 11
+
+#: the photo preprocessing under the name checkpoints and exports written before 2026-11-27
+#: store (``_target_: digitrec.preprocess.MnistPreprocessor``): they still load
+MnistPreprocessor = PhotoPreprocessor
 
 __all__ = [
     "VERSION",
@@ -24,6 +28,7 @@ __all__ = [
     "InkRun",
     "MnistFormCheck",
     "MnistPreprocessor",
+    "PhotoPreprocessor",
     "Preprocessor",
     "build_preprocessor",
     "to_gray_uint8",

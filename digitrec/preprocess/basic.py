@@ -58,7 +58,7 @@ def to_gray_uint8(image: np.ndarray) -> np.ndarray:
 class GuidePreprocessor:
     """The guide's step 2: grayscale, then resize the whole image to ``size`` x ``size``.
 
-    Kept exactly for comparison (``preprocess=seed``): it neither crops, centres nor inverts, so
+    Kept exactly for comparison (``preprocess=guide``): it neither crops, centres nor inverts, so
     it suits images that already look like MNIST digits. Pixels stay ``uint8``; the batches are
     scaled to [0, 1] on the training device (:func:`digitrec.data.batches.to_model_input`).
     """
@@ -96,6 +96,6 @@ class MnistFormCheck:
         if gray.shape != (self.size, self.size):
             raise ValueError(
                 f"expected a {self.size}x{self.size} image with preprocess=none, got "
-                f"{gray.shape[1]}x{gray.shape[0]} (use preprocess=seed or preprocess=mnist)"
+                f"{gray.shape[1]}x{gray.shape[0]} (use preprocess=guide or preprocess=photo)"
             )
         return gray

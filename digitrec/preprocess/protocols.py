@@ -18,7 +18,7 @@ class Preprocessor(Protocol):
 
 @runtime_checkable
 class DigitFinder(Preprocessor, Protocol):
-    """A preprocessor that finds digits in a photo (``preprocess=mnist``): where the digit is,
+    """A preprocessor that finds digits in a photo (``preprocess=photo``): where the digit is,
     and every digit of a written number with the places where touching ones may be cut.
     ``isinstance(p, DigitFinder)`` tells whether a preprocessor can do that (the guide's resize
     and the MNIST-form check cannot)."""

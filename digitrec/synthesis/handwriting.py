@@ -7,7 +7,7 @@ spanning y in [0, 1]); a drawing perturbs the points, slants, stretches and rota
 smooths each stroke into a curve, adds tremor, overshoot and pen lifts, and lays ink along it
 with a pressure that varies along the stroke. The result is in MNIST's form: 28x28 ``uint8``,
 white ink on black, the digit fitted into 20 px and centred by mass (as the embedded digits are),
-so it goes through ``preprocess=mnist``, augmentation and the photo renderer like any of them.
+so it goes through ``preprocess=photo``, augmentation and the photo renderer like any of them.
 
 No data files: every style is code below, and the same ``(digit, style, seed)`` draws the same
 digit.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.preprocess.mnist import fit_and_centre
+from digitrec.preprocess.photo import fit_and_centre
 
 # part of every cache key of synthetic training digits: bump it whenever the drawings change
 VERSION = 2

@@ -1,4 +1,4 @@
-"""Bring a photo of a handwritten digit into MNIST's form (``preprocess=mnist``).
+"""Bring a photo of a handwritten digit into MNIST's form (``preprocess=photo``).
 
 The steps, each robust to what webcams and phones do to paper:
 
@@ -84,7 +84,7 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-class MnistPreprocessor:
+class PhotoPreprocessor:
     """Photo (whole webcam frame, tight crop or phone photo) -> 28x28 MNIST-style digit or None.
 
     Args:

@@ -3,7 +3,7 @@
 from torch import Tensor, nn
 
 
-class SeedCNN(nn.Module):
+class GuideCNN(nn.Module):
     """Conv2d(1, 32, 3)+ReLU -> MaxPool(2) -> Flatten -> Linear(5408, 128)+ReLU -> Linear(128, 10).
 
     Exactly the guide's Keras model (693,962 parameters). Its final softmax is folded into the
