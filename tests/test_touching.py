@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from digitrec.data.embedded import load_embedded_digits
 from digitrec.data.labels import NOT_ONE_DIGIT
 from digitrec.data.split import Side
 from digitrec.data.touching import label_piece, render_touching_pairs
@@ -72,11 +73,10 @@ def test_pieces_are_labelled_by_the_digit_boxes_they_match():
 
 
 def test_touching_pairs_give_digits_and_not_one_digit_crops():
+    embedded, embedded_labels = load_embedded_digits()
     images, labels = [], []
-    for digit in (0, 3, 7):  # bold, distinct shapes the photo preprocessing finds
-        canvas = np.zeros((28, 28), np.uint8)
-        cv2.putText(canvas, str(digit), (6, 23), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 255, 3)
-        images.append(canvas)
+    for digit in (0, 3, 7):  # real handwritten digits, the first of each class
+        images.append(embedded[np.flatnonzero(embedded_labels == digit)[0]])
         labels.append(digit)
     crops, crop_labels = render_touching_pairs(
         torch.from_numpy(np.stack(images)), torch.tensor(labels), 12, ["clean"], MNIST, seed=1
