@@ -110,9 +110,10 @@ class PredictionWriter:
         self.annotate_dir = annotate_dir
         if annotate_dir is not None:
             annotate_dir.mkdir(parents=True, exist_ok=True)
-        self.count = 0
+        self.emitted = 0  # records written so far (annotated images are numbered by them)
 
     def emit(self, record: dict[str, Any]) -> None:
+        self.emitted += 1
         line = json.dumps(record)
         print(line, file=self.stdout, flush=True)
         if self.file is not None:
@@ -124,7 +125,8 @@ class PredictionWriter:
             return None
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(item.source).stem).strip("_") or "frame"
         suffix = f"_{item.frame:06d}" if item.frame is not None else ""
-        path = self.annotate_dir / f"{self.count:06d}_{stem}{suffix}.png"
+        # numbered as the record about to be emitted for it
+        path = self.annotate_dir / f"{self.emitted + 1:06d}_{stem}{suffix}.png"
         write_image_atomic(path, view)
         return path
 
@@ -168,7 +170,6 @@ def predict_frames(
     digit_smoother, text_smoother, current_source = None, None, None
     last_time = None
     for item in frames:
-        writer.count += 1
         if item.error is not None:
             errors += 1
             writer.emit({"source": item.source, "frame": item.frame, "error": item.error})

@@ -11,6 +11,7 @@ import torch
 from digitrec import Prediction, Recognizer
 from digitrec.camera.synthetic import SyntheticCamera, embedded_digits_of_split
 from digitrec.checkpoint import CheckpointError
+from digitrec.data.photo import box_iou
 from digitrec.export import export_checkpoint
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
 from digitrec.synthesis.render import PhotoRenderer
@@ -26,13 +27,6 @@ def photos():
     return list(SyntheticCamera(level="medium", max_frames=30, seed=21).frames())
 
 
-def iou(a, b) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    w = max(0, min(ax2, bx2) - max(a[0], b[0]))
-    h = max(0, min(ay2, by2) - max(a[1], b[1]))
-    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
-
-
 def test_predict_gives_digit_confidence_probabilities_and_box(recognizer):
     rng = np.random.default_rng(3)
     images, labels = embedded_digits_of_split("test", 0)
@@ -43,7 +37,7 @@ def test_predict_gives_digit_confidence_probabilities_and_box(recognizer):
     assert prediction.probabilities.shape == (10,)
     assert prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert prediction.confidence == pytest.approx(prediction.probabilities.max())
-    assert iou(prediction.box, frame.boxes[0]) > 0.5
+    assert box_iou(prediction.box, frame.boxes[0]) > 0.5
     record = prediction.to_dict()
     assert record["digit"] == labels[7] and len(record["probabilities"]) == 10
 

@@ -121,3 +121,11 @@ def test_data_option_adds_touching_pair_crops_to_training_only(small_folder_data
     for side in (Side.VAL, Side.TEST):
         assert np.array_equal(paired.split(side).labels, plain.split(side).labels)
         assert NOT_ONE_DIGIT not in paired.split(side).labels
+
+
+def test_box_iou():
+    from digitrec.data.photo import box_iou
+
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (20, 0, 10, 10)) == 0.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
