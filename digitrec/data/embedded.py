@@ -6,6 +6,7 @@ exactly the code path of a user's own captures.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -59,14 +60,21 @@ def embedded_split(
     return images[keep], labels[keep]
 
 
+@functools.cache
 def _configured_split() -> dict[str, float | int]:
-    """The embedded data's split fractions and the training seed, as the configs set them."""
-    data = OmegaConf.load(config_dir() / "data" / "embedded.yaml")
-    run = OmegaConf.load(config_dir() / "train.yaml")
+    """The embedded data's split fractions and the training seed, as the config files set them
+    (read, not composed: this may run inside a Hydra app, which cannot compose another)."""
+    conf = config_dir()
+    data = OmegaConf.merge(
+        OmegaConf.load(conf / "data" / "base" / "in_memory.yaml"),
+        OmegaConf.masked_copy(
+            OmegaConf.load(conf / "data" / "embedded.yaml"), ["val_fraction", "test_fraction"]
+        ),
+    )
     return {
         "val_fraction": float(data.val_fraction),
         "test_fraction": float(data.test_fraction),
-        "seed": int(run.seed),
+        "seed": int(OmegaConf.load(conf / "train.yaml").seed),
     }
 
 
