@@ -130,3 +130,11 @@ def test_frame_names_are_written_and_read_back_by_one_rule():
     assert name == "20261127-120000-ab_0012.png"
     assert frame_number(name) == 12 and session_of(f"3/{name}") == "20261127-120000-ab"
     assert frame_number("scan.jpg") is None and session_of("3/scan.jpg") == "scan"
+
+
+def test_every_digit_keeps_a_training_image():
+    # one image per digit: whatever side its name hashes to, it trains
+    relpaths = [f"{d}/only.png" for d in range(10)]
+    for seed in range(5):
+        sides = assign_sides(relpaths, list(range(10)), 0.3, 0.6, seed=seed)
+        assert (sides == Side.TRAIN).all(), seed

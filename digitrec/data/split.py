@@ -83,6 +83,10 @@ def assign_sides(
                 if u < test_fraction + val_fraction
                 else Side.TRAIN
             )
+        if Side.TRAIN not in side_of.values():
+            # every group of this digit hashed outside train: a model would never learn it, so
+            # the highest-hash group (the one nearest the train range) trains
+            side_of[max(side_of, key=lambda s: unit_hash(seed, s))] = Side.TRAIN
         for wanted, fraction in ((Side.TEST, test_fraction), (Side.VAL, val_fraction)):
             if fraction == 0 or wanted in side_of.values():
                 continue
