@@ -61,7 +61,7 @@ class InkRun:
     whole: DigitCrop
     cuts: tuple[int, ...]
     height: int
-    _strokes: _Strokes = field(repr=False)
+    _strokes: _Strokes | None = field(repr=False)  # None for a run too narrow to cut
     _origin: tuple[int, int, float] = field(repr=False)
     _render: Renderer = field(repr=False)
 
@@ -70,8 +70,9 @@ class InkRun:
         """The run of ink in the 0/1 ``mask`` (a region of the working image whose top-left is
         at ``left, top``; ``scale`` maps the working image to the input)."""
         bx, _, bw, bh = cv2.boundingRect(mask)
-        strokes = _Strokes.of(mask)
-        cuts = cut_candidates(mask[:, bx : bx + bw], bh, strokes, bx)
+        # most runs are one digit, too narrow to cut: their strokes are never looked at
+        strokes = _Strokes.of(mask) if bw >= MIN_RUN_ASPECT * bh else None
+        cuts = () if strokes is None else _cut_candidates(mask[:, bx : bx + bw], bh, strokes, bx)
         return cls(
             whole=render(mask, left, top, scale),
             cuts=tuple(bx + c for c in cuts),
@@ -83,6 +84,8 @@ class InkRun:
 
     def piece(self, start: int, end: int) -> DigitCrop | None:
         """The digit between ``cuts[start]`` and ``cuts[end]`` (None: no ink there)."""
+        if self._strokes is None:
+            raise IndexError("a run too narrow to cut has no pieces")
         left, top, scale = self._origin
         ink = self._strokes.between(self.cuts[start], self.cuts[end], self.height)
         return self._render(ink, left, top, scale) if ink.any() else None
@@ -140,12 +143,12 @@ class _Strokes:
         return out
 
 
-def cut_candidates(
-    mask: np.ndarray, height: int, strokes: _Strokes | None = None, offset: int = 0
+def _cut_candidates(
+    mask: np.ndarray, height: int, strokes: _Strokes, offset: int
 ) -> tuple[int, ...]:
     """Columns of a run of ink (``mask``, cropped to its columns) where touching digits may be
-    cut: the left edge, the columns between strokes that overlap without touching (given
-    ``strokes`` of the uncropped mask, whose column ``offset`` is the crop's first), the lowest
+    cut: the left edge, the columns between strokes that overlap without touching (``strokes``
+    of the uncropped mask, whose column ``offset`` is the crop's first), the lowest
     minima of its ink per column, the right edge. A run too narrow for two digits gets none."""
     width = mask.shape[1]
     if width < MIN_RUN_ASPECT * height:
@@ -157,7 +160,7 @@ def cut_candidates(
     inner = np.arange(margin, width - margin)
     if len(inner) == 0:
         return ()
-    ranked = _between_strokes(strokes, offset, height) if strokes is not None else []
+    ranked = _between_strokes(strokes, offset, height)
     # local minima of the ink profile, weakest first; equal cuts stand in where there are none
     is_minimum = (ink[inner] <= ink[inner - 1]) & (ink[inner] <= ink[inner + 1])
     ranked += sorted(inner[is_minimum].tolist(), key=lambda x: ink[x])
