@@ -63,6 +63,13 @@ def test_camera_is_released_when_the_block_fails(tmp_path):
             {"_target_": "digitrec.camera.synthetic.SyntheticCamera", "level": "extreme"},
             r"camera.level",
         ),
+        (
+            {
+                "_target_": "digitrec.camera.synthetic.SyntheticCamera",
+                "digits_per_frame": [2, 3, 5],
+            },
+            r"camera.digits_per_frame must be .*\[min, max\].*got \[2, 3, 5\]",
+        ),
     ],
 )
 def test_open_failures_name_the_device_or_path(config, message):

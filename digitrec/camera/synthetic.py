@@ -96,14 +96,17 @@ class SyntheticCamera(Camera):
         else:
             self.images, self.labels = embedded_digits_of_split(split, split_seed)
             self.by_digit = [np.flatnonzero(self.labels == d) for d in range(10)]
-        low, high = (
+        span = (
             (digits_per_frame, digits_per_frame)
             if isinstance(digits_per_frame, int)
             else tuple(digits_per_frame)
         )
-        if not 1 <= low <= high:
-            raise CameraError(f"camera.digits_per_frame must be >= 1, got {digits_per_frame!r}")
-        self.digits_range = (int(low), int(high))
+        if len(span) != 2 or not 1 <= span[0] <= span[1]:
+            raise CameraError(
+                "camera.digits_per_frame must be a count >= 1 or [min, max] with 1 <= min <= max, "
+                f"got {digits_per_frame!r}"
+            )
+        self.digits_range = (int(span[0]), int(span[1]))
         self.max_frames, self.level, self.split, self.seed = max_frames, level, split, seed
         self.rng = np.random.default_rng(seed)
         what = "synthesised handwriting" if source == "handwriting" else f"{split} digits"
