@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.preprocess.photo import fit_and_centre
+from digitrec.preprocess.mnist_form import fit_and_centre
 
 # part of every cache key of synthetic training digits: bump it whenever the drawings change
 VERSION = 2

@@ -1,0 +1,122 @@
+"""Which ink is the digit: step 6 of ``preprocess=photo`` (one digit), and the digits of a
+written number left to right."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitrec.preprocess.ink import Component
+
+# the score of a piece falls by this much from the centre of the image to its corner
+_CENTRE_WEIGHT = 0.6
+# ... and by this factor for a piece reaching the image's border
+_BORDER_PENALTY = 0.25
+# a digit is never more than this many times as wide as tall
+_MAX_ASPECT = 4
+# a piece joins the digit only with at least this share of its ink strength...
+_MIN_INK_OF_MAIN = 0.4
+# ... and of its area; it is never more than this many times the digit's extent
+_MIN_AREA_OF_MAIN = 0.02
+_MAX_EXTENT_OF_MAIN = 2
+# a number's pieces are at least this share of its biggest piece's area
+_MIN_AREA_OF_BIGGEST = 0.03
+# pieces sharing this share of the narrower one's columns are one digit's broken strokes
+_COLUMN_OVERLAP = 0.5
+# the digits of a number are at least this share of its tallest one's height (not specks, dashes)
+_MIN_HEIGHT_OF_TALLEST = 0.35
+
+
+def pick_digit(
+    components: list[Component], shape: tuple[int, int], merge_distance: float
+) -> list[Component]:
+    """The pieces of the one digit among ``components`` of an image of ``shape``: the piece
+    scoring best on size, centrality, ink strength and keeping clear of the border (never one
+    cut by two borders at a corner: the table), with the pieces of similar ink within
+    ``merge_distance`` of the digit's size (broken strokes) that do not reach in from the
+    border."""
+    h, w = shape
+    cy, cx = h / 2, w / 2
+    half_diagonal = np.hypot(cx, cy)
+
+    def score(c: Component) -> float:
+        # big, central, dark ink wins; shadows' rims are faint and page edges hug the border
+        distance = np.hypot(c.x + c.w / 2 - cx, c.y + c.h / 2 - cy) / half_diagonal
+        border = _BORDER_PENALTY if c.borders_touched(shape) else 1.0
+        return c.area * (1.0 - _CENTRE_WEIGHT * distance) * c.ink**2 * border
+
+    def can_be_main(c: Component) -> bool:
+        # cut by two borders at a corner: the table; by two opposite borders: the digit
+        # of a tight crop may well be (a thick 0 from the top of the crop to its bottom)
+        sideways = c.x <= 1 or c.x2 >= w - 1
+        upright = c.y <= 1 or c.y2 >= h - 1
+        return (
+            c.w <= _MAX_ASPECT * c.h
+            and c.borders_touched(shape) <= 2
+            and not (sideways and upright)
+        )
+
+    candidates = [c for c in components if can_be_main(c)] or components
+    main = max(candidates, key=score)
+    chosen = [main]
+    x1, y1, x2, y2 = main.x, main.y, main.x2, main.y2
+    changed = True
+    while changed:
+        changed = False
+        reach = merge_distance * max(x2 - x1, y2 - y1)
+        extent = max(main.w, main.h)
+        for c in components:
+            if c in chosen or not _may_join(c, main, extent, shape):
+                continue
+            gap_x = max(0, max(c.x, x1) - min(c.x2, x2))
+            gap_y = max(0, max(c.y, y1) - min(c.y2, y2))
+            if gap_x <= reach and gap_y <= reach:
+                chosen.append(c)
+                x1, y1, x2, y2 = min(x1, c.x), min(y1, c.y), max(x2, c.x2), max(y2, c.y2)
+                changed = True
+    return chosen
+
+
+def _may_join(c: Component, main: Component, extent: int, shape: tuple[int, int]) -> bool:
+    """Can ``c`` be a broken stroke of the digit whose first piece is ``main``? Not much
+    fainter nor tiny; a piece bigger than ``main`` (the stem cut off a 9's loop by a ruled line)
+    only if it keeps clear of the frame's border (page edges, the table); the rim of the table
+    or a shadow reaches in from the border, a stroke of a digit clear of the border does not."""
+    touches = c.borders_touched(shape)
+    size = max(c.w, c.h)
+    too_big = size > _MAX_EXTENT_OF_MAIN * extent or (size > extent and touches > 0)
+    too_faint = c.ink < _MIN_INK_OF_MAIN * main.ink
+    from_border = touches > 0 and main.borders_touched(shape) == 0
+    return not (c.area < _MIN_AREA_OF_MAIN * main.area or too_big or too_faint or from_border)
+
+
+def group_columns(components: list[Component]) -> list[list[Component]]:
+    """Group pieces that share columns (a digit's broken strokes) and order them by x."""
+    biggest = max(c.area for c in components)
+    pieces = sorted(
+        (c for c in components if c.area >= _MIN_AREA_OF_BIGGEST * biggest), key=lambda c: c.x
+    )
+    groups: list[list[Component]] = []
+    for c in pieces:
+        if groups:
+            g = groups[-1]
+            gx1, gx2 = min(p.x for p in g), max(p.x2 for p in g)
+            overlap = min(gx2, c.x2) - max(gx1, c.x)
+            if overlap >= _COLUMN_OVERLAP * min(c.w, gx2 - gx1):
+                g.append(c)
+                continue
+        groups.append([c])
+    return groups
+
+
+def number_digits(components: list[Component]) -> list[list[Component]]:
+    """The pieces of each digit of a written number, left to right: column groups tall enough
+    to be digits (not the number's specks or dashes); empty when there are none."""
+    groups = group_columns(components)
+    if not groups:
+        return []
+    tallest = max(_height(g) for g in groups)
+    return [g for g in groups if _height(g) >= _MIN_HEIGHT_OF_TALLEST * tallest]
+
+
+def _height(group: list[Component]) -> int:
+    return max(c.y2 for c in group) - min(c.y for c in group)

@@ -1,0 +1,86 @@
+"""A chosen digit's own ink: re-thresholded at its own strength, soft-edged shading dropped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitrec.preprocess.ink import Component, quantiles
+
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+# a digit's ink strength is this quantile of its pixels' strength
+_STRENGTH_QUANTILE = 0.9
+# a digit whose rim is soft on more than this fraction has shading joined to it
+_SOFT_RIM_ALLOWED = 0.1
+# the region around the digit's box: this fraction of its longest side, at least _MIN_PAD px
+_PAD_DIVISOR = 8
+_MIN_PAD = 2
+
+
+@dataclass(frozen=True)
+class DigitInk:
+    """The ink of a digit's pieces as a 0/1 mask (see ``PhotoPreprocessor`` for the settings:
+    ``ink_level``, ``min_edge_sharpness``; None skips that step)."""
+
+    ink_level: float | None = 0.5
+    min_edge_sharpness: float | None = 0.12
+
+    def __call__(
+        self, labels: np.ndarray, strength: np.ndarray, parts: list[Component]
+    ) -> tuple[np.ndarray, int, int]:
+        """The ink of ``parts`` as a 0/1 mask of the region around them, and the region's
+        top-left corner (``labels`` and ``strength`` as in :class:`~.ink.InkFound`)."""
+        x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
+        x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
+        pad = max(_MIN_PAD, (max(x2 - x1, y2 - y1)) // _PAD_DIVISOR)
+        left, top = max(0, x1 - pad), max(0, y1 - pad)
+        region = labels[top : y2 + pad, left : x2 + pad]
+        if len(parts) == 1:  # most digits are one piece: a comparison, far cheaper than isin
+            mask = (region == parts[0].label).astype(np.uint8)
+        else:
+            mask = np.isin(region, [c.label for c in parts]).astype(np.uint8)
+        ink = strength[top : y2 + pad, left : x2 + pad]
+        if self.ink_level is not None:
+            mask = own_ink(mask, ink, self.ink_level)
+        if self.min_edge_sharpness is not None:
+            mask = without_shading(mask, ink, self.min_edge_sharpness)
+        return mask, left, top
+
+
+def own_ink(mask: np.ndarray, strength: np.ndarray, level: float) -> np.ndarray:
+    """Re-threshold a digit at ``level`` of its own ink strength: the frame's threshold is low
+    enough for faint pencil, which widens a blurred pen stroke, fills its loops and joins faint
+    shading to it."""
+    own = int(quantiles(strength[mask > 0], (_STRENGTH_QUANTILE,))[0])
+    kept = mask & (strength > level * own)
+    return kept.astype(np.uint8) if kept.any() else mask
+
+
+def without_shading(mask: np.ndarray, strength: np.ndarray, min_sharpness: float) -> np.ndarray:
+    """Drop the pixels of ``mask`` whose nearest edge is soft: ink has sharp edges at any stroke
+    width, the tip of a shadow that thresholding joined to a stroke does not. Each pixel is
+    judged by the steepest ink slope next to the nearest pixel outside the mask, relative to its
+    own ink strength (so faint pencil counts as much as a marker)."""
+    if cv2.countNonZero(mask) == mask.size:
+        return mask  # nothing outside to judge the edges by
+    # 8x the ink's slope per pixel (Sobel), L1, at its steepest next to each pixel, and the
+    # least of it that counts as sharp for each pixel's ink
+    gx = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 1, 0))
+    gy = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 0, 1))
+    steepness = cv2.dilate(cv2.add(gx, gy), _NEIGHBOURS)
+    least = cv2.convertScaleAbs(strength, alpha=8 * min_sharpness)
+    # most digits have no soft edge at all: skip the costly part for them
+    rim = cv2.subtract(mask, cv2.erode(mask, _NEIGHBOURS))
+    soft_rim = cv2.countNonZero(cv2.compare(steepness, least, cv2.CMP_LT) & rim)
+    if soft_rim <= _SOFT_RIM_ALLOWED * cv2.countNonZero(rim):
+        return mask
+    _, nearest = cv2.distanceTransformWithLabels(
+        mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # DIST_LABEL_PIXEL numbers the outside pixels 1, 2, ... in row-major order
+    edge_steepness = steepness.ravel()[np.flatnonzero(mask.ravel() == 0)][nearest - 1]
+    sharp = edge_steepness >= least
+    kept = (mask & sharp).astype(np.uint8)
+    return kept if kept.any() else mask

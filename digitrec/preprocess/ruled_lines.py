@@ -1,0 +1,84 @@
+"""Ruled lines: found at any tilt up to 15 degrees by a sparse Radon transform, and removed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: ruled lines are looked for at these tilts (degrees)
+LINE_ANGLES = np.arange(-15, 16, 3)
+_LINE_SLOPES = np.tan(np.deg2rad(LINE_ANGLES))
+#: a ruled line runs across at least this share of the image's width
+LINE_SPAN = 0.7
+#: the opening that isolates a line's run is this share of the image's width
+_RUN_SPAN = 0.5
+#: the analysis cell: any ink in one marks it (averaging would round thin lines away)
+_CELL = 4
+#: images narrower than this (analysis pixels) hold no ruled line worth finding
+MIN_WIDTH = 64
+# a line between two tried tilts (or bowed) drifts by a row or two across the page: its run is
+# looked for in a band three rows high
+_LINE_BAND = np.ones((3, 1), np.uint8)
+
+
+def line_angle(mask: np.ndarray) -> float | None:
+    """The tilt (degrees) of ruled lines in the 0/1 ``mask``, or None when there are none: the
+    shear (from -15 to 15 degrees) whose rows best hold runs of ink across most of the width."""
+    h, w = mask.shape
+    small = cv2.resize(
+        mask * 255, (max(1, w // _CELL), max(1, h // _CELL)), interpolation=cv2.INTER_AREA
+    )
+    small = (small > 0).astype(np.uint8)
+    sw = small.shape[1]
+    ys, xs = np.nonzero(small)
+    if len(xs) < LINE_SPAN * sw:  # not even one line's worth of ink
+        return None
+    # ink counted along lines of every slope at once (a sparse Radon transform)
+    offsets = np.round(ys[None, :] - xs[None, :] * _LINE_SLOPES[:, None]).astype(np.int64)
+    offsets -= offsets.min()
+    span = int(offsets.max()) + 1
+    offsets += np.arange(len(_LINE_SLOPES))[:, None] * span
+    counts = np.bincount(offsets.ravel(), minlength=len(_LINE_SLOPES) * span)
+    counts = counts.reshape(len(_LINE_SLOPES), span)
+    # a line between two tried tilts (or bowed a little) straddles two neighbouring rows
+    counts[:, 1:] += counts[:, :-1].copy()
+    full_rows = (counts >= LINE_SPAN * sw).sum(axis=1)
+    best = int(np.argmax(full_rows))
+    return float(LINE_ANGLES[best]) if full_rows[best] > 0 else None
+
+
+def shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
+    """Shear rows by ``-slope`` (lines of that slope become horizontal); returns the image and
+    the vertical offset used."""
+    h, w = image.shape
+    offset = max(0.0, slope * w)
+    out_h = int(np.ceil(h + abs(slope) * w))
+    matrix = np.float32([[1, 0, 0], [-slope, 1, offset]])
+    return cv2.warpAffine(image, matrix, (w, out_h), flags=cv2.INTER_NEAREST), offset
+
+
+def without_ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (0/1) without its ruled lines (straight runs across 70% of the width at any
+    tilt up to 15 degrees), the strokes they crossed joined again."""
+    h, w = mask.shape
+    if w < MIN_WIDTH:
+        return mask
+    angle = line_angle(mask)
+    if angle is None:
+        return mask
+    slope = np.tan(np.deg2rad(angle))
+    level, offset = shear(mask, slope)
+    run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(_RUN_SPAN * w), 1))
+    band = cv2.dilate(level, _LINE_BAND)
+    lines = cv2.morphologyEx(band, cv2.MORPH_OPEN, run) & level
+    rows = np.flatnonzero(lines.any(axis=1))
+    if len(rows) == 0:
+        return mask
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    thickness = int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
+    cleaned = level & (1 - lines)
+    # strokes the lines crossed: bridged across the thickest line (never a quarter of the image)
+    bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, max(1, h // 4))))
+    cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
+    back = np.float32([[1, 0, 0], [slope, 1, -offset]])
+    return cv2.warpAffine(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)

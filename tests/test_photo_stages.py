@@ -1,0 +1,144 @@
+"""Each stage of ``preprocess=photo`` on its own: ink, ruled lines, choice, own ink, MNIST form."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digitrec.preprocess.choice import group_columns, number_digits, pick_digit
+from digitrec.preprocess.digit_ink import own_ink, without_shading
+from digitrec.preprocess.ink import Component, InkFinder, ink_is_dark, working_gray
+from digitrec.preprocess.mnist_form import deskewed, fit_and_centre, normalise_strokes, stroke_width
+from digitrec.preprocess.ruled_lines import line_angle, without_ruled_lines
+
+
+def _page(h: int = 240, w: int = 320) -> np.ndarray:
+    return np.full((h, w), 220, np.uint8)
+
+
+def test_working_gray_shrinks_large_images_only():
+    big = np.zeros((960, 1280, 3), np.uint8)
+    gray, scale = working_gray(big, 480)
+    assert gray.shape == (360, 480) and scale == pytest.approx(0.375)
+    small, one = working_gray(np.zeros((100, 120), np.uint8), 480)
+    assert small.shape == (100, 120) and one == 1.0
+
+
+def test_ink_polarity_is_told_from_the_ground():
+    page = _page()
+    cv2.line(page, (100, 60), (110, 180), 30, 6)
+    assert ink_is_dark(page)
+    assert not ink_is_dark(255 - page)
+
+
+def test_ink_finder_finds_the_stroke_and_nothing_on_a_blank_page():
+    page = _page()
+    cv2.line(page, (150, 60), (160, 180), 30, 6)
+    found = InkFinder()(page)
+    assert found is not None and len(found.components) == 1
+    (stroke,) = found.components
+    assert 140 <= stroke.x <= 150 and stroke.h >= 115 and stroke.ink > 0.6
+    assert found.strength[120, 155] > 150 and found.strength[20, 20] < 30
+    assert InkFinder()(_page()) is None
+    # a page edge along the border is no piece of ink worth considering
+    page[:, :6] = 20
+    assert [c.x for c in InkFinder()(page).components] == [stroke.x]
+
+
+def test_ruled_lines_are_found_at_their_tilt_and_removed_keeping_the_strokes():
+    mask = np.zeros((240, 320), np.uint8)
+    slope = np.tan(np.deg2rad(6))
+    for y0 in (60, 120, 180):
+        cv2.line(mask, (0, y0), (319, round(y0 + slope * 319)), 1, 1)
+    cv2.line(mask, (160, 40), (160, 220), 1, 5)  # a stroke crossing them
+    assert line_angle(mask) == 6.0
+    cleaned = without_ruled_lines(mask)
+    assert cleaned[:, :100].sum() == 0 and cleaned[:, 250:].sum() == 0
+    # the stroke is whole again where the lines crossed it
+    assert cleaned[50:210, 160].all()
+    assert line_angle(np.zeros((240, 320), np.uint8)) is None
+
+
+def _component(x, y, w, h, area=None, ink=0.8, label=1):
+    return Component(x, y, w, h, area if area is not None else w * h // 3, label, ink)
+
+
+def test_pick_digit_prefers_the_central_stroke_and_joins_its_broken_piece():
+    shape = (240, 320)
+    digit = _component(140, 70, 40, 100, label=1)
+    broken = _component(150, 175, 20, 20, label=2)  # just below: the digit's broken stroke
+    corner = _component(0, 0, 90, 90, area=5000, label=3)  # the table in a corner
+    faint = _component(150, 40, 20, 20, ink=0.2, label=4)  # a shadow's rim nearby
+    chosen = pick_digit([corner, digit, broken, faint], shape, merge_distance=0.25)
+    assert {c.label for c in chosen} == {1, 2}
+    assert pick_digit([digit, broken], shape, merge_distance=0.0) == [digit]
+
+
+def test_number_digits_groups_columns_left_to_right_and_drops_dashes():
+    one = _component(200, 50, 20, 100, label=1)
+    zero_top = _component(40, 50, 60, 50, label=2)
+    zero_bottom = _component(45, 100, 55, 50, label=3)  # shares the columns: the same digit
+    dash = _component(130, 95, 40, 8, label=4)  # low: not a digit of the number
+    assert [[c.label for c in g] for g in group_columns([one, zero_top, zero_bottom])] == [
+        [2, 3],
+        [1],
+    ]
+    assert [[c.label for c in g] for g in number_digits([one, zero_top, zero_bottom, dash])] == [
+        [2, 3],
+        [1],
+    ]
+
+
+def test_own_ink_drops_the_faint_halo_of_a_blurred_stroke():
+    strength = np.zeros((40, 40), np.uint8)
+    strength[5:35, 15:25] = 60  # halo
+    strength[5:35, 18:22] = 220  # the stroke
+    mask = (strength > 0).astype(np.uint8)
+    kept = own_ink(mask, strength, 0.5)
+    assert kept[5:35, 18:22].all() and not kept[:, 15:18].any()
+
+
+def test_without_shading_drops_a_soft_tip_and_keeps_sharp_ink():
+    # a shadow's tip: ink strength fading slowly (e-fold 15 px) around a thin core
+    outside_core = np.ones((60, 100), np.uint8)
+    outside_core[28:32, 35:80] = 0
+    distance = cv2.distanceTransform(outside_core, cv2.DIST_L2, 5)
+    strength = 120 * np.exp(-distance / 15)
+    strength[20:40, 10:35] = 200  # ink: sharp edges
+    strength = strength.astype(np.uint8)
+    mask = (strength > 40).astype(np.uint8)
+    kept = without_shading(mask, strength, 0.12)
+    assert kept[:, 36:].sum() == 0 and mask[:, 36:].sum() > 1000
+    assert kept[20:40, 10:25].all()
+
+
+def test_strokes_are_brought_towards_the_target_width():
+    thin = np.zeros((80, 80), np.uint8)
+    cv2.line(thin, (40, 5), (40, 75), 1, 1)
+    assert stroke_width(normalise_strokes(thin, 8.0, 70)) > 3 * stroke_width(thin)
+    fat = np.zeros((80, 80), np.uint8)
+    cv2.line(fat, (40, 5), (40, 75), 1, 30)
+    # thinned halfway towards 1.5x the target
+    assert 12.0 < stroke_width(normalise_strokes(fat, 8.0, 70)) < 0.8 * stroke_width(fat)
+    right = np.zeros((80, 80), np.uint8)
+    cv2.line(right, (40, 5), (40, 75), 1, 8)
+    assert np.array_equal(normalise_strokes(right, 8.0, 70), right)
+
+
+def test_fit_and_centre_gives_mnists_form():
+    mask = np.zeros((50, 20), np.float32)
+    mask[:, 5:15] = 1.0
+    digit = fit_and_centre(mask, 28, 20)
+    ys, _ = np.nonzero(digit > 127)
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    assert ys.max() - ys.min() + 1 in (19, 20, 21)
+    m = cv2.moments(digit.astype(np.float32))
+    assert abs(m["m10"] / m["m00"] - 13.5) < 0.5 and abs(m["m01"] / m["m00"] - 13.5) < 0.5
+
+
+def test_deskewed_stands_a_slanted_bar_upright():
+    mask = np.zeros((60, 60), np.float32)
+    cv2.line(mask, (20, 55), (40, 5), 1.0, 4)
+    upright = deskewed(mask)
+    assert upright.shape[1] < 0.5 * mask.shape[1]
