@@ -50,7 +50,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError(f"split={cfg.split!r} is not one of {', '.join(sides)}")
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
         # the split's images are preprocessed as in training; no augmentation or photo copies
-        data_cfg.update(preprocess=recognizer.trained_preprocess_config, augment=None)
+        data_cfg.update(preprocess=recognizer.inputs.trained, augment=None)
         for extra in ("photo_copies", "synthetic_per_digit", "touching_pairs"):  # training only
             if extra in data_cfg:
                 data_cfg[extra] = 0

@@ -79,7 +79,7 @@ def main() -> None:
 
         table = Table(
             title=f"one 640x480 frame, {torch.get_num_threads()} torch threads, "
-            f"{name} ({own.preprocess_config['_target_'].rsplit('.', 1)[-1]})"
+            f"{name} ({own.inputs.config['_target_'].rsplit('.', 1)[-1]})"
         )
         for column in (
             "backend",

@@ -22,7 +22,7 @@ from rich.table import Table
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.inference import Recognizer
 
-SEED_PREPROCESS = {"_target_": "digitrec.preprocess.GuidePreprocessor", "size": 28}
+GUIDE_PREPROCESS = {"_target_": "digitrec.preprocess.GuidePreprocessor", "size": 28}
 
 
 def main() -> None:
@@ -33,10 +33,12 @@ def main() -> None:
     args = parser.parse_args()
 
     own = Recognizer.from_checkpoint(args.checkpoint)
-    trained_with = own.preprocess_config["_target_"].rsplit(".", 1)[-1]
+    reads_with = own.inputs.config["_target_"].rsplit(".", 1)[-1]
     recognizers = {
-        f"checkpoint's ({trained_with})": own,
-        "guide's (seed)": Recognizer.from_checkpoint(args.checkpoint, preprocess=SEED_PREPROCESS),
+        f"checkpoint's ({reads_with})": own,
+        "the guide's (preprocess=guide)": Recognizer.from_checkpoint(
+            args.checkpoint, preprocess=GUIDE_PREPROCESS
+        ),
     }
     table = Table(
         title=f"{args.frames} synthetic photos per level, held-out writers, {args.checkpoint}"

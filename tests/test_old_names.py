@@ -26,7 +26,7 @@ def test_a_checkpoint_and_an_export_naming_mnistpreprocessor_load_and_agree():
     frames = [f.image for f in SyntheticCamera(level="clean", max_frames=4, seed=2).frames()]
     readers = [Recognizer.load(OLD_CHECKPOINT), Recognizer.load(OLD_ONNX)]
     for reader in readers:
-        assert isinstance(reader.preprocessor, PhotoPreprocessor)
+        assert isinstance(reader.inputs.reader, PhotoPreprocessor)
     a, b = ([p.probabilities for p in r.predict_batch(frames)] for r in readers)
     assert np.allclose(a, b, atol=1e-4)
 

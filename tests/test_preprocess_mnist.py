@@ -256,7 +256,7 @@ def test_a_net_trained_on_the_embedded_data_reads_rendered_photos(photo_checkpoi
     from digitrec.camera.synthetic import SyntheticCamera
 
     recognizer = Recognizer.from_checkpoint(photo_checkpoint)
-    assert recognizer.preprocess_config["_target_"].endswith("PhotoPreprocessor")
+    assert recognizer.inputs.config["_target_"].endswith("PhotoPreprocessor")
     frames = [
         f
         for level in ("clean", "medium")

@@ -96,8 +96,8 @@ def test_exports_match_pytorch_and_read_the_same_digits(
     np.testing.assert_allclose(from_onnx.probabilities(digits), expected, atol=1e-4)
     np.testing.assert_allclose(from_script.probabilities(digits), expected, atol=1e-4)
     # the preprocessing travelled inside the files
-    assert from_onnx.preprocess_config == recognizer.preprocess_config
-    assert from_script.preprocess_config == recognizer.preprocess_config
+    assert from_onnx.inputs.config == recognizer.inputs.config
+    assert from_script.inputs.config == recognizer.inputs.config
     images = [f.image for f in photos]
     assert [p.digit for p in from_onnx.predict_batch(images)] == [
         p.digit for p in recognizer.predict_batch(images)
@@ -173,8 +173,8 @@ def test_mnist_form_checkpoint_reads_crops_as_trained_and_photos_via_mnist(make_
 
     summary = train(make_cfg("preprocess=none", "trainer.max_epochs=1", "test=false"))
     recognizer = Recognizer.from_checkpoint(summary["best_checkpoint"])
-    assert recognizer.trained_preprocess_config["_target_"].endswith("MnistFormCheck")
-    assert recognizer.preprocess_config["_target_"].endswith("PhotoPreprocessor")
+    assert recognizer.inputs.trained["_target_"].endswith("MnistFormCheck")
+    assert recognizer.inputs.config["_target_"].endswith("PhotoPreprocessor")
     images, labels = embedded_digits_of_split("test", 0)
     crop = recognizer.locate(images[0])
     np.testing.assert_array_equal(crop.image, images[0])  # exactly the training input
@@ -280,3 +280,33 @@ def test_float_16_bit_and_transparent_images_are_read(tmp_path):
         gray = to_gray_uint8(read_image(tmp_path / name))
         assert gray.dtype == np.uint8
         assert gray[30, 30] < 40 and gray[5, 5] > 215, name  # ink dark, paper light
+
+
+def test_one_rule_says_which_preprocessing_reads_what():
+    from digitrec.inference.inputs import InputPreprocessing
+    from digitrec.preprocess import GuidePreprocessor, MnistFormCheck, PhotoPreprocessor
+
+    photo = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
+    guide = {"_target_": "digitrec.preprocess.GuidePreprocessor", "size": 28}
+    crops = {"_target_": "digitrec.preprocess.MnistFormCheck"}
+    # the model's own, when it finds digits: it reads everything
+    own = InputPreprocessing.choose(photo)
+    assert isinstance(own.reader, PhotoPreprocessor) and own.crops is None
+    # a net trained on 28x28 crops: its own reads 28x28 inputs, preprocess=photo the photos
+    for trained, kind in ((guide, GuidePreprocessor), (crops, MnistFormCheck)):
+        split = InputPreprocessing.choose(trained)
+        assert isinstance(split.reader, PhotoPreprocessor) and isinstance(split.crops, kind)
+        assert split.trained == trained and split.config["_target_"].endswith("PhotoPreprocessor")
+    # a user's choice reads everything, as given, whatever the net was trained with
+    chosen = InputPreprocessing.choose(photo, chosen=guide)
+    assert isinstance(chosen.reader, GuidePreprocessor) and chosen.crops is None
+    assert chosen.trained == photo and chosen.config == guide
+    # 28x28 inputs read by the crops' preprocessing: blank or mostly-ink crops hold no digit
+    split = InputPreprocessing.choose(crops)
+    assert split.locate(np.zeros((28, 28), np.uint8)) is None
+    assert split.locate(np.full((28, 28), 255, np.uint8)) is None
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255
+    assert np.array_equal(split.locate(digit).image, digit)
+    assert split.runs(digit) is not None  # the photo reader segments numbers
+    assert chosen.runs(digit) is None  # the guide's resize cannot

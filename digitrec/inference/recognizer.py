@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from digitrec.checkpoint import CheckpointError, first_line, net_from_checkpoint, read_checkpoint
-from digitrec.config import config_dir
 from digitrec.data.images import read_image
 from digitrec.inference.backends import (
     DigitClassifierBackend,
@@ -23,11 +20,9 @@ from digitrec.inference.backends import (
     TorchBackend,
 )
 from digitrec.inference.decision import decide_one
+from digitrec.inference.inputs import InputPreprocessing
 from digitrec.inference.numbers import choose_pieces
-from digitrec.preprocess import DigitCrop, DigitFinder, build_preprocessor
-from digitrec.preprocess.config import preprocess_config_dict
-
-log = logging.getLogger(__name__)
+from digitrec.preprocess import DigitCrop
 
 #: the metadata key (ONNX) / extra file (TorchScript) holding the preprocessing config
 PREPROCESS_METADATA_KEY = "digitrec.preprocess"
@@ -75,58 +70,33 @@ class Reading:
     digits: tuple[Prediction, ...]
 
 
-def photo_preprocess_config() -> dict[str, Any]:
-    """The default photo-to-MNIST preprocessing config (``conf/preprocess/photo.yaml``)."""
-    return OmegaConf.to_container(OmegaConf.load(config_dir() / "preprocess" / "photo.yaml"))
-
-
 class Recognizer:
     """Reads digits from images with a trained net and the preprocessing it was trained with.
 
     Build one with :meth:`from_checkpoint`, :meth:`from_onnx` or :meth:`from_torchscript`.
     Images are numpy arrays (BGR, BGRA or gray; ``uint8`` or 16-bit) or paths to image files.
 
-    A net trained on digits already in MNIST form (``preprocess=none`` or ``seed`` on the
-    embedded data) saw 28x28 crops: 28x28 inputs are taken to be such crops (white ink on black)
-    and go through the stored preprocessing as in training, while those preprocessors cannot find
-    a digit in a photo, so any other image is brought to that form by ``preprocess=photo``.
-    Pass ``preprocess`` to choose another.
+    Which preprocessing reads which input follows one rule (:meth:`InputPreprocessing.choose`):
+    a ``preprocess`` config passed in reads everything; otherwise the model's own does, with
+    ``preprocess=photo`` reading photos for a net trained on 28x28 crops (``preprocess=none``
+    or ``guide``), whose own preprocessing reads 28x28 inputs.
     """
-
-    #: a 28x28 MNIST-form input has no digit when none or most of its pixels are bright
-    MAX_INK_FRACTION = 0.6
 
     def __init__(
         self,
         classify: DigitClassifierBackend,
-        preprocess: Mapping[str, Any],
+        trained_with: Mapping[str, Any],
         min_confidence: float = 0.0,
         batch_size: int = 256,
         name: str = "recognizer",
-        trained_with: Mapping[str, Any] | None = None,
+        preprocess: Mapping[str, Any] | None = None,
     ) -> None:
-        """``preprocess`` reads the inputs. When ``trained_with`` is None it is the model's own
-        preprocessing, and one that cannot locate digits (``none``, ``seed``) is complemented by
-        ``preprocess=photo`` for photos; otherwise it is a user's choice and used as given."""
+        """``trained_with`` is the preprocessing config the net was trained with; ``preprocess``
+        a user's choice that then reads every input."""
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be within [0, 1], got {min_confidence}")
         self.classify = classify
-        self.preprocess_config = preprocess_config_dict(preprocess)
-        #: the preprocessing the net was trained with (``preprocess_config`` is what reads inputs)
-        self.trained_preprocess_config = preprocess_config_dict(trained_with or preprocess)
-        self.preprocessor = build_preprocessor(self.preprocess_config)
-        # the preprocessing for MNIST-form inputs when the model's own cannot locate digits
-        self.mnist_form: Callable[[np.ndarray], np.ndarray | None] | None = None
-        if trained_with is None and not isinstance(self.preprocessor, DigitFinder):
-            # (debug: said on every load, also where no photo is read, as by digitrec-eval split=)
-            log.debug(
-                "%s was trained on MNIST-form digits (%s): photos are read with preprocess=photo",
-                name,
-                self.preprocess_config["_target_"],
-            )
-            self.mnist_form = self.preprocessor
-            self.preprocess_config = photo_preprocess_config()
-            self.preprocessor = build_preprocessor(self.preprocess_config)
+        self.inputs = InputPreprocessing.choose(trained_with, preprocess, name)
         self.min_confidence = float(min_confidence)
         self.batch_size = int(batch_size)
         self.name = name
@@ -238,34 +208,15 @@ class Recognizer:
         **kwargs: Any,
     ) -> Recognizer:
         """A recognizer reading with the model's stored preprocessing, or with ``preprocess``
-        when one is given (then used as given); ``missing`` says what lacks a config."""
+        when one is given; ``missing`` says what lacks a config."""
         if preprocess is None and not stored:
             raise CheckpointError(f"{missing}: pass preprocess=...")
-        return cls(
-            backend,
-            preprocess or stored,
-            name=str(path),
-            trained_with=(stored or preprocess) if preprocess else None,
-            **kwargs,
-        )
+        return cls(backend, stored or preprocess, name=str(path), preprocess=preprocess, **kwargs)
 
     # ------------------------------------------------------------------ reading
     def locate(self, image: np.ndarray | str | Path) -> DigitCrop | None:
         """The digit's box and its 28x28 MNIST-form rendering, or None when there is no digit."""
-        array = _as_array(image)
-        size = getattr(self.preprocessor, "size", 28)
-        if self.mnist_form is not None and array.shape[:2] == (size, size):
-            digit = self.mnist_form(array)
-            ink = float((digit > 127).mean())
-            if ink == 0.0 or ink > self.MAX_INK_FRACTION:
-                return None
-            return DigitCrop(box=(0, 0, size, size), image=digit)
-        if isinstance(self.preprocessor, DigitFinder):
-            return self.preprocessor.extract(array)
-        # a preprocessor that only reshapes (preprocess=guide, given explicitly): the whole image
-        digit = self.preprocessor(array)
-        height, width = array.shape[:2]
-        return None if digit is None else DigitCrop(box=(0, 0, width, height), image=digit)
+        return self.inputs.locate(_as_array(image))
 
     def predict(self, image: np.ndarray | str | Path) -> Prediction:
         """Read the one digit in ``image``."""
@@ -278,12 +229,13 @@ class Recognizer:
     def read(self, image: np.ndarray | str | Path) -> Reading:
         """Read a written number: its digits left to right. Digits whose strokes touch are cut
         apart where the net reads the pieces best (:func:`choose_pieces`)."""
-        if isinstance(self.preprocessor, DigitFinder):
-            runs = self.preprocessor.segment_runs(_as_array(image))
+        array = _as_array(image)
+        runs = self.inputs.runs(array)
+        if runs is not None:
             reads = [read for pieces in choose_pieces(runs, self.probabilities) for read in pieces]
             predictions = tuple(self._prediction(p, crop.box) for crop, p in reads)
-        else:  # a preprocessor that cannot find digits: the one it makes of the whole image
-            crops = [crop] if (crop := self.locate(image)) is not None else []
+        else:  # a preprocessing that cannot find digits: the one it makes of the whole image
+            crops = [crop] if (crop := self.inputs.locate(array)) is not None else []
             predictions = tuple(self.classify_crops(crops))
         text = "".join("?" if p.digit is None else str(p.digit) for p in predictions)
         return Reading(text=text, digits=predictions)
