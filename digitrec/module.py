@@ -150,7 +150,7 @@ class DigitClassifier(L.LightningModule):
         self.val_acc_best.reset()
 
     # Metrics are updated every step but logged once per epoch: a per-step ``self.log`` of a
-    # metric costs about as much as the seed CNN's whole training step on a CPU.
+    # metric costs about as much as the guide's CNN's whole training step on a CPU.
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, logits, labels = self._step(batch)
         self.train_loss.update(loss.detach())

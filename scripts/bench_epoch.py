@@ -1,4 +1,4 @@
-"""Benchmark: epoch time of the seed CNN on full-MNIST-sized data (60,000 training images).
+"""Benchmark: epoch time of the guide's CNN on full-MNIST-sized data (60,000 training images).
 
 The 60,000 images are synthesised from the embedded 5,000 (each digit 12 times, shifted,
 rotated and scaled a little), so the run needs no download. The same training runs twice through
@@ -114,7 +114,7 @@ def main() -> None:
     images, labels = synthesise(TRAIN_IMAGES + 2000)
     device = "cuda " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     table = Table(
-        title=f"seed CNN, {TRAIN_IMAGES:,} training images, batch {args.batch_size}, "
+        title=f"the guide's CNN, {TRAIN_IMAGES:,} training images, batch {args.batch_size}, "
         f"{args.precision}, {device}"
     )
     for column in ("data", "epoch s (median)", "images/s", "train acc", "vs default loader"):

@@ -1,6 +1,6 @@
 """Benchmark: 5 epochs of the guide's CNN through digitrec versus a plain PyTorch loop.
 
-Every run trains the seed CNN (batch 32, Adam lr 1e-3) on the same in-memory tensors of the
+Every run trains the guide's CNN (batch 32, Adam lr 1e-3) on the same in-memory tensors of the
 embedded data's 80% training split and evaluates on its 20% test split after every epoch:
 
 - "plain loop, PyTorch defaults": the loop a guide reader writes (default Adam, NCHW tensors);
@@ -114,7 +114,7 @@ def main() -> None:
     ours = times["digitrec"]
     best_epochs, best_fit = min(r[0] for r in ours), min(r[1] for r in ours)
     table = Table(
-        title=f"{epochs} epochs of the seed CNN, batch {batch}, "
+        title=f"{epochs} epochs of the guide's CNN, batch {batch}, "
         f"{len(dm.split(Side.TRAIN))} train / {len(dm.split(Side.TEST))} test images, "
         f"{torch.get_num_threads()} threads, "
         f"best of {args.repeats}, malloc {'tuned' if args.tune else 'default'}"
