@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from digitrec.camera.synthetic import embedded_digits_of_split
+from digitrec.data.photo import box_iou, boxes_overlap
 from digitrec.preprocess import PhotoPreprocessor, build_preprocessor
 from digitrec.synthesis.render import PhotoRenderer
 
@@ -112,13 +113,6 @@ def paper_with_digit(digit, height=120, at=(260, 180), blur=0.0, paper=225.0, in
     return page, (x + x1, y + y1, x2 - x1, y2 - y1)
 
 
-def overlap(box, truth):
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ix = max(0, min(box[0] + box[2], truth[0] + truth[2]) - max(box[0], truth[0]))
-    iy = max(0, min(box[1] + box[3], truth[1] + truth[3]) - max(box[1], truth[1]))
-    return ix * iy / (box[2] * box[3] + truth[2] * truth[3] - ix * iy)
-
-
 def test_a_shadow_over_most_of_the_page_is_not_taken_for_ink(held_out):
     # shadowed paper is the commonest tone, the lit paper is far brighter than it: the polarity
     # must still come out as dark ink, so that the digit (not the lit paper) is found
@@ -128,7 +122,7 @@ def test_a_shadow_over_most_of_the_page_is_not_taken_for_ink(held_out):
     cv2.fillConvexPoly(shadow, np.array([[0, 0], [560, 0], [330, 480], [0, 480]]), 1.0)
     page *= 1 - 0.55 * cv2.GaussianBlur(shadow, (0, 0), 12)
     crop = PRE.extract(page.clip(0, 255).astype(np.uint8))
-    assert crop is not None and overlap(crop.box, truth) > 0.7
+    assert crop is not None and box_iou(crop.box, truth) > 0.7
 
 
 def test_a_shadow_tip_touching_the_digit_is_left_out(held_out):
@@ -142,10 +136,10 @@ def test_a_shadow_tip_touching_the_digit_is_left_out(held_out):
     page *= 1 - 0.4 * cv2.GaussianBlur(wedge, (0, 0), 10)
     image = page.clip(0, 255).astype(np.uint8)
     crop = PRE.extract(image)
-    assert crop is not None and overlap(crop.box, truth) > 0.8
+    assert crop is not None and box_iou(crop.box, truth) > 0.8
     # at the frame's threshold alone the shading joins the digit
     shaded = PhotoPreprocessor(min_edge_sharpness=None, ink_level=None).extract(image)
-    assert shaded is not None and overlap(shaded.box, truth) < 0.6
+    assert shaded is not None and box_iou(shaded.box, truth) < 0.6
 
 
 def test_a_rim_reaching_in_from_the_border_does_not_join_the_digit(held_out):
@@ -155,7 +149,7 @@ def test_a_rim_reaching_in_from_the_border_does_not_join_the_digit(held_out):
     # the dark rim of the table, from the frame's left border to just short of the digit
     cv2.rectangle(page, (0, y + h - 12), (x - 10, y + h - 4), 60.0, thickness=-1)
     crop = PRE.extract(page.astype(np.uint8))
-    assert crop is not None and overlap(crop.box, truth) > 0.8
+    assert crop is not None and box_iou(crop.box, truth) > 0.8
 
 
 def test_a_blurred_pen_digit_keeps_its_loop():
@@ -272,7 +266,6 @@ def test_small_thin_pen_digit_on_a_ruled_phone_page_is_the_object_chosen():
     # as the rules: at the analysis size the rules are under a pixel thick, and finding them
     # must not average them away
     from digitrec.camera.notebook import NotebookRenderer, handwriting_ink
-    from digitrec.data.photo import boxes_overlap
     from digitrec.synthesis import HandwritingSynthesizer
 
     ink = handwriting_ink(HandwritingSynthesizer())
