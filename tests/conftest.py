@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from digitrec.config import compose_config
 from digitrec.data.embedded import write_embedded_digits
+from digitrec.synthesis import HandwritingSynthesizer
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -74,14 +75,19 @@ def make_cfg(data_dir: Path, tmp_path: Path) -> Callable[..., DictConfig]:
     return make
 
 
+_HANDWRITING = HandwritingSynthesizer()
+
+
 def digit_image(digit: int, size: int = 48, seed: int = 0) -> np.ndarray:
-    """A gray image of ``digit`` drawn with OpenCV's Hershey font (white on black), jittered."""
-    rng = np.random.default_rng(seed)
-    image = np.zeros((size, size), np.uint8)
-    scale = size / 32
-    origin = (int(size * 0.25 + rng.integers(-2, 3)), int(size * 0.8 + rng.integers(-2, 3)))
-    cv2.putText(image, str(digit), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, max(1, size // 12))
-    return image
+    """A gray image of ``digit`` written by the handwriting synthesiser (white on black), its
+    style and strokes varying with ``seed``. (OpenCV's Hershey fonts are kept out of anything a
+    test trains on: they are reserved as an unseen-writer test source.)"""
+    names = _HANDWRITING.styles[digit]
+    drawing = _HANDWRITING.draw(
+        digit, names[seed % len(names)], np.random.default_rng([seed, digit])
+    )
+    interpolation = cv2.INTER_AREA if size < drawing.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(drawing, (size, size), interpolation=interpolation)
 
 
 def write_tree(root: Path, files: Iterable[tuple[int, str]], size: int = 48) -> list[Path]:
@@ -139,12 +145,14 @@ def run_script(name: str, tmp_path: Path, *overrides: str) -> subprocess.Complet
 
 
 def write_video(path, frames=12, size=(160, 120)):
-    """An MJPG video of ``frames`` frames, each a digit (``i % 10``) drawn black on white."""
+    """An MJPG video of ``frames`` frames, each a digit (``i % 10``) written black on white."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
     assert writer.isOpened()
     for i in range(frames):
-        image = np.full((size[1], size[0], 3), 255, np.uint8)
-        cv2.putText(image, str(i % 10), (50, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 0), 6)
-        writer.write(image)
+        image = np.full((size[1], size[0]), 255, np.uint8)
+        side = min(size) * 3 // 4
+        top, left = (size[1] - side) // 2, (size[0] - side) // 2
+        image[top : top + side, left : left + side] = 255 - digit_image(i % 10, side, seed=i)
+        writer.write(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
     writer.release()
     return path

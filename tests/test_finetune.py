@@ -36,7 +36,7 @@ def test_finetune_starts_from_the_checkpoint_and_keeps_features_frozen(
             "trainer.max_epochs=2",
         )
     )
-    # the drawn digits of the captures are read well after two epochs (0.90 here; chance 0.10)
+    # the handwritten digits of the captures are read well after two epochs (chance 0.10)
     assert summary["metrics"]["test/acc"] >= 0.7
     before, after = net_weights(photo_checkpoint), net_weights(summary["last_checkpoint"])
     assert before.keys() == after.keys()  # the checkpoint's net (BatchNormCNN), not guide_cnn
