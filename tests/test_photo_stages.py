@@ -46,18 +46,42 @@ def test_ink_finder_finds_the_stroke_and_nothing_on_a_blank_page():
     assert [c.x for c in InkFinder()(page).components] == [stroke.x]
 
 
-def test_ruled_lines_are_found_at_their_tilt_and_removed_keeping_the_strokes():
-    mask = np.zeros((240, 320), np.uint8)
-    slope = np.tan(np.deg2rad(6))
-    for y0 in (60, 120, 180):
-        cv2.line(mask, (0, y0), (319, round(y0 + slope * 319)), 1, 1)
-    cv2.line(mask, (160, 40), (160, 220), 1, 5)  # a stroke crossing them
-    assert line_angle(mask) == 6.0
+# rules up to 1.5% of the frame's height thick (a digit's bars in a tight crop are thicker)
+@pytest.mark.parametrize(
+    ("size", "thickness"),
+    [((240, 320), 1), ((240, 320), 2), ((360, 480), 1), ((360, 480), 2), ((360, 480), 3)],
+)
+@pytest.mark.parametrize("angle", [0, 6, -12])
+def test_ruled_lines_are_found_at_their_tilt_and_removed_keeping_the_strokes(
+    size, thickness, angle
+):
+    h, w = size  # frames at the analysis size
+    mask = np.zeros(size, np.uint8)
+    slope = np.tan(np.deg2rad(angle))
+    for y0 in (h // 3, h // 2, 2 * h // 3):
+        cv2.line(mask, (0, y0), (w - 1, round(y0 + slope * (w - 1))), 1, thickness)
+    # (a line thicker than the analysis' cells fills rows at the neighbouring tilts too)
+    assert line_angle(mask) == angle
+    cv2.line(mask, (w // 2, h // 12), (w // 2, h - h // 12), 1, 5)  # a stroke crossing them
     cleaned = without_ruled_lines(mask)
-    assert cleaned[:, :100].sum() == 0 and cleaned[:, 250:].sum() == 0
+    assert cleaned[:, : w // 3].sum() == 0 and cleaned[:, -w // 4 :].sum() == 0
     # the stroke is whole again where the lines crossed it
-    assert cleaned[50:210, 160].all()
-    assert line_angle(np.zeros((240, 320), np.uint8)) is None
+    assert cleaned[h // 8 : h - h // 8, w // 2].all()
+    assert line_angle(np.zeros(size, np.uint8)) is None
+
+
+def test_a_bar_across_a_tight_crop_is_no_ruled_line():
+    seven = np.zeros((200, 160), np.uint8)
+    cv2.line(seven, (8, 20), (152, 20), 1, 14)  # the bar, from side to side of the crop
+    cv2.line(seven, (150, 20), (60, 190), 1, 14)
+    assert line_angle(seven) is not None  # it spans the width like a line ...
+    np.testing.assert_array_equal(without_ruled_lines(seven), seven)  # ... but is kept
+    # a thin pen's base of a 2 across half the crop: as thin as a rule, but too short for one
+    two = np.zeros((240, 160), np.uint8)
+    cv2.ellipse(two, (80, 70), (50, 50), 0, 180, 400, 1, 3)
+    cv2.line(two, (118, 104), (40, 200), 1, 3)
+    cv2.line(two, (40, 200), (122, 200), 1, 3)
+    np.testing.assert_array_equal(without_ruled_lines(two), two)
 
 
 def _component(x, y, w, h, area=None, ink=0.8, label=1):

@@ -16,6 +16,15 @@ _RUN_SPAN = 0.5
 _CELL = 4
 #: images narrower than this (analysis pixels) hold no ruled line worth finding
 MIN_WIDTH = 64
+# a ruled line is at most this share of the image's height thick (and never counts as thicker
+# than _MIN_THICKNESS px): thicker runs are a digit's strokes filling a tight crop
+_MAX_THICKNESS = 0.015
+_MIN_THICKNESS = 3
+# rows holding a line's pixels along at least this share of the width count to its thickness
+# (not those where a stroke crossing the line joins it)
+_ROW_SHARE = 0.5
+# a ruled page shows at least this many lines
+_MIN_LINES = 2
 # a line between two tried tilts (or bowed) drifts by a row or two across the page: its run is
 # looked for in a band three rows high
 _LINE_BAND = np.ones((3, 1), np.uint8)
@@ -42,9 +51,11 @@ def line_angle(mask: np.ndarray) -> float | None:
     counts = counts.reshape(len(_LINE_SLOPES), span)
     # a line between two tried tilts (or bowed a little) straddles two neighbouring rows
     counts[:, 1:] += counts[:, :-1].copy()
-    full_rows = (counts >= LINE_SPAN * sw).sum(axis=1)
-    best = int(np.argmax(full_rows))
-    return float(LINE_ANGLES[best]) if full_rows[best] > 0 else None
+    # a line thicker than a cell fills rows at the neighbouring tilts too: the true tilt is the
+    # one that gathers the most ink into one row
+    peaks = counts.max(axis=1)
+    best = int(np.argmax(peaks))
+    return float(LINE_ANGLES[best]) if peaks[best] >= LINE_SPAN * sw else None
 
 
 def shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
@@ -55,6 +66,30 @@ def shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
     out_h = int(np.ceil(h + abs(slope) * w))
     matrix = np.float32([[1, 0, 0], [-slope, 1, offset]])
     return cv2.warpAffine(image, matrix, (w, out_h), flags=cv2.INTER_NEAREST), offset
+
+
+def _thin_runs(lines: np.ndarray, most: int) -> tuple[np.ndarray, int]:
+    """``lines`` (the line pixels of a sheared mask, row by row) less what is no ruled line:
+    runs of rows more than ``most`` rows thick (not counting rows where strokes merely cross
+    them), and a lone thin run (a ruled page shows several lines; a tight crop of a digit may
+    show one bar as thin as a rule); and the most rows a kept run spans (0: none kept)."""
+    counts = lines.sum(axis=1, dtype=np.int64)
+    rows = np.flatnonzero(counts)
+    if len(rows) == 0:
+        return lines, 0
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(rows) > 1) + 1))
+    ends = np.concatenate((starts[1:], [len(rows)]))
+    along = _ROW_SHARE * lines.shape[1]
+    thin = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        run = rows[start:end]
+        if np.count_nonzero(counts[run] >= along) > most:
+            lines[run[0] : run[-1] + 1] = 0
+        else:
+            thin.append(run)
+    if len(thin) < _MIN_LINES:
+        return lines, 0
+    return lines, max(len(run) for run in thin)
 
 
 def without_ruled_lines(mask: np.ndarray) -> np.ndarray:
@@ -71,11 +106,9 @@ def without_ruled_lines(mask: np.ndarray) -> np.ndarray:
     run = cv2.getStructuringElement(cv2.MORPH_RECT, (int(_RUN_SPAN * w), 1))
     band = cv2.dilate(level, _LINE_BAND)
     lines = cv2.morphologyEx(band, cv2.MORPH_OPEN, run) & level
-    rows = np.flatnonzero(lines.any(axis=1))
-    if len(rows) == 0:
+    lines, thickness = _thin_runs(lines, max(_MIN_THICKNESS, round(_MAX_THICKNESS * h)))
+    if thickness == 0:  # no line, or only a digit's bars
         return mask
-    breaks = np.flatnonzero(np.diff(rows) > 1)
-    thickness = int(np.diff(np.concatenate(([-1], breaks, [len(rows) - 1]))).max())
     cleaned = level & (1 - lines)
     # strokes the lines crossed: bridged across the thickest line (never a quarter of the image)
     bridge = cv2.getStructuringElement(cv2.MORPH_RECT, (1, min(thickness + 2, max(1, h // 4))))
