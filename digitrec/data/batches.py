@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+log = logging.getLogger(__name__)
 
 
 class InMemoryDigits(Dataset):
@@ -66,6 +70,74 @@ class EpochShuffle(Sampler[int]):
         return iter(self.permutation().tolist())
 
 
+class MidEpochPosition:
+    """How far a training epoch has got, for exact resumption mid-epoch.
+
+    Lightning saves :meth:`state_dict` (the epoch and how many batches it has handed out) in
+    every checkpoint, and when it resumes from one saved mid-epoch it calls
+    :meth:`load_state_dict`; the next iteration then starts after those batches. Lightning
+    fetches no batch ahead from loaders with a length, so at a checkpoint the batches handed out
+    are exactly those trained on. The order itself depends only on the seed and the epoch
+    (:class:`EpochShuffle`; Lightning's ``DistributedSampler`` under DDP), so a resumed epoch
+    sees the very batches the interrupted one had left.
+    """
+
+    _handed_out = 0
+    _resume: dict[str, int] | None = None
+
+    def _epoch(self) -> int:
+        return int(getattr(getattr(self, "sampler", None), "epoch", 0))
+
+    def state_dict(self) -> dict[str, int]:
+        """The epoch and the batches of it handed out so far."""
+        return {"epoch": self._epoch(), "batches": self._handed_out}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Start the next iteration after the batches ``state`` says were handed out."""
+        self._resume = {"epoch": int(state["epoch"]), "batches": int(state["batches"])}
+
+    def _batches_to_skip(self) -> int:
+        """At the start of an iteration: how many batches a resumption skips (once)."""
+        resume, self._resume = self._resume, None
+        if resume is None:
+            return 0
+        if resume["epoch"] != self._epoch():
+            # never the case in Lightning's loop; skipping would then drop the wrong batches
+            log.warning(
+                "mid-epoch position of epoch %d restored in epoch %d: starting the epoch afresh",
+                resume["epoch"],
+                self._epoch(),
+            )
+            return 0
+        return resume["batches"]
+
+    def _counted(self, batches: Iterator[Any], skipped: int) -> Iterator[Any]:
+        self._handed_out = skipped
+        for batch in batches:
+            self._handed_out += 1
+            yield batch
+
+
+class ResumableLoader(MidEpochPosition, DataLoader):
+    """The training ``DataLoader``, resumable mid-epoch (:class:`MidEpochPosition`). Batches
+    already trained on are gathered and dropped (one indexing operation each on in-memory
+    data), so any sampler works, Lightning's distributed one included."""
+
+    def __iter__(self) -> Iterator[Any]:
+        # a generator: Lightning calls iter() before it sets the epoch, the first batch after
+        skip = self._batches_to_skip()
+        if skip:
+            # a DataLoader draws its workers' base seed from the global generator as an epoch
+            # begins: the interrupted run drew it before the checkpoint, so it is not drawn again
+            with torch.random.fork_rng(devices=[]):
+                batches = super().__iter__()
+                for _ in range(skip):
+                    next(batches, None)
+        else:
+            batches = super().__iter__()
+        yield from self._counted(batches, skip)
+
+
 class UnpaddedDistributedSampler(DistributedSampler):
     """Every index exactly once across the processes (``rank::world_size``), without the padding
     ``DistributedSampler`` adds to even out the shards, so test metrics count each image once.
@@ -104,12 +176,13 @@ def to_model_input(images: Tensor) -> Tensor:
     return images.to(torch.float32).div_(255.0)
 
 
-class DeviceResidentBatches:
+class DeviceResidentBatches(MidEpochPosition):
     """Batches of a split whose tensors live on the training device (a GPU): each batch is one
     indexing operation there, with no host-to-device copies (``data.device_resident=true``).
 
     An iterable Lightning accepts as a dataloader; its ``sampler`` (an :class:`EpochShuffle`)
-    gets ``set_epoch`` from Lightning, so shuffling is the same as the default loader's.
+    gets ``set_epoch`` from Lightning, so shuffling is the same as the default loader's, and it
+    resumes mid-epoch as that one does (:class:`MidEpochPosition`).
     """
 
     def __init__(
@@ -134,6 +207,11 @@ class DeviceResidentBatches:
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        # a generator: Lightning calls iter() before it sets the epoch, the first batch after
+        skip = self._batches_to_skip()
+        yield from self._counted(self._batches(skip * self.batch_size), skip)
+
+    def _batches(self, first: int) -> Iterator[tuple[Tensor, Tensor]]:
         count = len(self) * self.batch_size if self.drop_last else len(self.labels)
         device = self.images.device
         order = (
@@ -141,6 +219,6 @@ class DeviceResidentBatches:
             if self.sampler is not None
             else torch.arange(count, device=device)
         )
-        for start in range(0, count, self.batch_size):
+        for start in range(first, count, self.batch_size):
             index = order[start : start + self.batch_size]
             yield self.images[index], self.labels[index]

@@ -17,6 +17,7 @@ from digitrec.data.batches import (
     DeviceResidentBatches,
     EpochShuffle,
     InMemoryDigits,
+    ResumableLoader,
     UnpaddedDistributedSampler,
     collate_gathered,
     to_model_input,
@@ -149,7 +150,9 @@ class DigitDataModule(L.LightningDataModule):
                 )
             device = self.trainer.strategy.root_device
             return DeviceResidentBatches(dataset, batch_size, shuffle, seed, device, drop_last)
-        return DataLoader(
+        # training batches resume mid-epoch exactly (a preempted job); evaluation restarts
+        loader = ResumableLoader if shuffle else DataLoader
+        return loader(
             dataset,
             batch_size=batch_size,
             drop_last=drop_last,

@@ -1,0 +1,106 @@
+"""Exact resumption mid-epoch: a run interrupted after any step ends with the weights of one
+that never was (CPU, same seed), with the default loader and with the data on the device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from digitrec.data.batches import (
+    DeviceResidentBatches,
+    EpochShuffle,
+    InMemoryDigits,
+    ResumableLoader,
+    collate_gathered,
+)
+from digitrec.train import train
+
+COMMON = [
+    "model/net=cnn_bn",  # dropout and BatchNorm
+    "augment=photo",  # random numbers drawn for every image
+    "test=false",
+    "+trainer.limit_train_batches=12",
+    "+trainer.limit_val_batches=2",
+    "data.batch_size=32",
+    "trainer.max_epochs=2",
+]
+
+
+def _weights(path: str | Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("loader", ["default", "device_resident"])
+def test_a_run_resumed_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(
+    make_cfg, tmp_path, loader
+):
+    options = [*COMMON, f"data.device_resident={loader == 'device_resident'}"]
+    steps = tmp_path / "steps"
+    # the uninterrupted run, which also saves its state after steps 5, 10, 15 and 20
+    whole = train(
+        make_cfg(
+            *options,
+            f"paths.output_dir={tmp_path / 'whole'}",
+            "+callbacks.every_5_steps._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            f"+callbacks.every_5_steps.dirpath={steps}",
+            "+callbacks.every_5_steps.filename='step_{step}'",
+            "+callbacks.every_5_steps.every_n_train_steps=5",
+            "+callbacks.every_5_steps.save_top_k=-1",
+            "+callbacks.every_5_steps.auto_insert_metric_name=false",
+        )
+    )
+    final = _weights(whole["last_checkpoint"])
+    # runs interrupted after step 5 (epoch 1 of 2) and after step 15 (epoch 2), resumed
+    for step in (5, 15):
+        (checkpoint,) = steps.glob(f"step_{step}.ckpt")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
+            {"epoch": step // 12, "batches": step % 12}
+        ]
+        resumed = train(
+            make_cfg(
+                *options,
+                f"paths.output_dir={tmp_path / f'resumed_{step}'}",
+                f"ckpt_path={checkpoint}",
+            )
+        )
+        weights = _weights(resumed["last_checkpoint"])
+        assert weights.keys() == final.keys()
+        for name in final:
+            torch.testing.assert_close(weights[name], final[name], rtol=0, atol=0, msg=name)
+        assert resumed["metrics"]["val/acc"] == whole["metrics"]["val/acc"]
+
+
+def _batches_of(loader) -> list[list[int]]:
+    return [labels.tolist() for _, labels in loader]
+
+
+@pytest.mark.parametrize("kind", ["loader", "device_resident"])
+def test_the_batches_continue_where_the_state_says(kind):
+    images = torch.zeros((50, 28, 28), dtype=torch.uint8)
+    dataset = InMemoryDigits(images, torch.arange(50))
+
+    def make():
+        if kind == "loader":
+            return ResumableLoader(
+                dataset, batch_size=8, sampler=EpochShuffle(50, seed=3), collate_fn=collate_gathered
+            )
+        return DeviceResidentBatches(dataset, 8, True, 3, torch.device("cpu"))
+
+    first = make()
+    first.sampler.set_epoch(2)
+    batches = iter(first)
+    seen = [next(batches)[1].tolist() for _ in range(3)]
+    state = first.state_dict()
+    assert state == {"epoch": 2, "batches": 3}
+    again = make()
+    again.sampler.set_epoch(2)
+    again.load_state_dict(state)
+    rest = _batches_of(again)
+    whole = make()
+    whole.sampler.set_epoch(2)
+    assert seen + rest == _batches_of(whole)
+    # the skip applies once: the next epoch is whole again
+    assert len(_batches_of(again)) == 7
