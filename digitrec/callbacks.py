@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import signal
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
 
 _KEY = "digitrec_rng_states"
 
@@ -83,3 +91,143 @@ class SaveOnInterrupt(Callback):
     ) -> None:
         if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
             trainer.save_checkpoint(self.path)
+
+
+class Requeued(Exception):
+    """The SLURM job was requeued to resume from ``checkpoint`` (raised to end this attempt)."""
+
+    def __init__(self, checkpoint: Path, job_id: str) -> None:
+        super().__init__(f"requeued SLURM job {job_id}; it resumes from {checkpoint}")
+        self.checkpoint = checkpoint
+        self.job_id = job_id
+
+
+class RequeueOnSignal(Callback):
+    """Under SLURM, on ``SIGUSR1`` (sent ``--signal=USR1@<s>`` before the time limit, or by
+    ``scancel -s USR1``): at the end of the training step under way, save
+    ``hpc_ckpt_<n>.ckpt`` in the run dir and requeue the job (``scontrol requeue``), at most
+    ``max_requeues`` times (default: the SLURM launcher's ``max_num_timeout``). The requeued job
+    runs in the same run dir, where Lightning resumes from the newest ``hpc_ckpt``, exactly.
+
+    Lightning's own SLURM handler saves inside the signal handler, wherever the step is (between
+    an optimizer step and its progress counters, say), which no resumption can continue
+    exactly; this one replaces it for the training loop. Outside SLURM it does nothing.
+    """
+
+    def __init__(self, max_requeues: int | None = None) -> None:
+        super().__init__()
+        self.max_requeues = max_requeues
+        self._signalled = False
+        self._previous: Any = None
+
+    @staticmethod
+    def on_slurm() -> bool:
+        """Is this process a task of a SLURM batch job (not an interactive allocation)?"""
+        return SLURMEnvironment.detect()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after Lightning has registered its signal handlers: this one replaces its SIGUSR1
+        if self.on_slurm():
+            self._signalled = False
+            self._previous = signal.signal(signal.SIGUSR1, self._note)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGUSR1, self._previous)
+            self._previous = None
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self._signalled = True  # all a signal handler should do; the work follows the step
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._previous is None:  # not on SLURM
+            return
+        signalled = self._signalled
+        if trainer.world_size > 1:  # every process stops at the same step
+            signalled = trainer.strategy.reduce_boolean_decision(signalled, all=False)
+        if not signalled:
+            return
+        self._signalled = False
+        log.info("SIGUSR1 (time limit near, or preempted): saving and requeueing")
+        checkpoint = _next_hpc_path(Path(trainer.default_root_dir))
+        trainer.save_checkpoint(checkpoint)
+        job_id = _job_id()
+        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+        limit = self._limit()
+        requeued = False
+        if trainer.is_global_zero:
+            if restarts >= limit:
+                log.warning(
+                    "saved %s; job %s not requeued: it was requeued %d times already "
+                    "(max_requeues / hydra.launcher.max_num_timeout = %d)",
+                    checkpoint,
+                    job_id,
+                    restarts,
+                    limit,
+                )
+            else:
+                requeued = _requeue(job_id)
+        if trainer.world_size > 1:
+            requeued = trainer.strategy.broadcast(requeued, src=0)
+        if requeued:
+            raise Requeued(checkpoint, job_id)
+
+    def _limit(self) -> int:
+        if self.max_requeues is not None:
+            return int(self.max_requeues)
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            launcher = HydraConfig.get().launcher
+            if "max_num_timeout" in launcher:
+                return int(launcher.max_num_timeout)
+        return _DEFAULT_MAX_REQUEUES
+
+
+#: requeues allowed when neither ``max_requeues`` nor the launcher says (submitit's default)
+_DEFAULT_MAX_REQUEUES = 3
+
+
+def _job_id() -> str:
+    """This SLURM job's id (``<array job>_<task>`` for an array task)."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    if array is not None:
+        return f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ["SLURM_JOB_ID"]
+
+
+def _next_hpc_path(folder: Path) -> Path:
+    """``hpc_ckpt_<n>.ckpt`` after the highest ``n`` in ``folder`` (Lightning resumes from it)."""
+    numbers = [int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("hpc_ckpt_*.ckpt")]
+    return folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+
+
+def _requeue(job_id: str) -> bool:
+    """``scontrol requeue`` this job; False (and a warning saying why) when SLURM refuses."""
+    try:
+        done = subprocess.run(
+            ["scontrol", "requeue", job_id], capture_output=True, text=True, check=False
+        )
+    except OSError as err:
+        log.warning("could not requeue SLURM job %s: %s", job_id, err)
+        return False
+    if done.returncode != 0:
+        log.warning("SLURM refused to requeue job %s: %s", job_id, done.stderr.strip())
+        return False
+    log.info("requeued SLURM job %s", job_id)
+    return True

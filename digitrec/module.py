@@ -17,6 +17,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from digitrec.data.labels import NOT_ONE_DIGIT
 
+#: the checkpoint key of the best validation accuracy so far (a resumed run goes on from it)
+_BEST_KEY = "digitrec_val_acc_best"
+
 
 def _plain(config: Any) -> Any:
     """A DictConfig as plain Python containers (checkpoints then load with weights_only=True)."""
@@ -116,6 +119,7 @@ class DigitClassifier(L.LightningModule):
             for _ in range(3)
         )
         self.val_acc_best = MaxMetric()
+        self._resumed_best: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -146,8 +150,20 @@ class DigitClassifier(L.LightningModule):
         return loss, logits, labels
 
     def on_train_start(self) -> None:
-        # the sanity check must not count towards the best validation accuracy
+        # the sanity check must not count towards the best validation accuracy; a resumed run
+        # goes on from the best of the epochs before the interruption
         self.val_acc_best.reset()
+        if self._resumed_best is not None:
+            self.val_acc_best.update(self._resumed_best)
+            self._resumed_best = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # torchmetrics keeps metric states out of the state dict (the weights stay as they were)
+        checkpoint[_BEST_KEY] = self.val_acc_best.max_value.detach().cpu()  # -inf before any
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get(_BEST_KEY)
+        self._resumed_best = None if best is None or not torch.isfinite(best) else best
 
     # Metrics are updated every step but logged once per epoch: a per-step ``self.log`` of a
     # metric costs about as much as the guide's CNN's whole training step on a CPU.

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
+from digitrec.callbacks import Requeued
 from digitrec.checkpoint import CheckpointError, load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
@@ -44,6 +45,31 @@ class _NothingToActOn(logging.Filter):
 
 for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
     logging.getLogger(_name).addFilter(_NothingToActOn())
+
+
+class _SacctOnce(logging.Filter):
+    """submitit polls SLURM's accounting (``sacct``) for job states and warns on every poll
+    when a cluster keeps none; it then waits for each job's result file instead, which works.
+    Said once, as what it means."""
+
+    said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Bypassing sacct error" not in record.getMessage():
+            return True
+        if _SacctOnce.said:
+            return False
+        _SacctOnce.said = True
+        record.msg, record.args = _NO_SACCT, ()
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_NO_SACCT = (
+    "SLURM accounting (sacct) is off on this cluster: job states come from the jobs' result "
+    "files (sacct's own 'Slurm accounting storage is disabled' lines are harmless)"
+)
+logging.getLogger("submitit").addFilter(_SacctOnce())
 
 # Batches are gathered from memory in the main process: worker processes would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -166,8 +192,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     except SIGTERMException:
         # Lightning stops cleanly on SIGTERM but exits 0, which a scheduler takes for success:
         # record the interruption and exit as a terminated process does
-        _record_interruption(trainer, output_dir, "SIGTERM")
+        _record_interruption(trainer, output_dir, "SIGTERM", output_dir / "checkpoints/last.ckpt")
         raise SystemExit(128 + signal.SIGTERM) from None
+    except Requeued as requeued:
+        # SLURM starts the job again in this run dir; SystemExit (not an error) so that a
+        # launcher (submitit) records no failure for this attempt
+        _record_interruption(trainer, output_dir, "requeued", requeued.checkpoint)
+        raise SystemExit(0) from None
     fit_seconds = time.perf_counter() - began
     # read now: testing a checkpoint restores the Timer's state from that checkpoint
     train_loop_seconds = _train_loop_seconds(trainer)
@@ -213,20 +244,27 @@ def _reported(metrics: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in sorted(metrics.items()) if k.startswith(("val/", "test/"))}
 
 
-def _record_interruption(trainer: L.Trainer, output_dir: Path, reason: str) -> None:
+def _record_interruption(
+    trainer: L.Trainer, output_dir: Path, reason: str, checkpoint: Path
+) -> None:
     """metrics.json of a run stopped before the end: what it reached and where it was saved."""
     if not trainer.is_global_zero:
         return
-    last = output_dir / "checkpoints" / "last.ckpt"
     summary = {
         "interrupted": reason,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "metrics": _reported(_scalars(trainer.callback_metrics)),
-        "last_checkpoint": str(last) if last.is_file() else None,
+        "last_checkpoint": str(checkpoint) if checkpoint.is_file() else None,
     }
     (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log.warning("interrupted by %s at epoch %d; saved %s", reason, trainer.current_epoch, last)
+    log.warning(
+        "interrupted (%s) at epoch %d, step %d; saved %s",
+        reason,
+        trainer.current_epoch,
+        trainer.global_step,
+        checkpoint,
+    )
 
 
 def write_test_report(

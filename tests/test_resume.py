@@ -70,7 +70,20 @@ def test_a_run_resumed_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(
         assert weights.keys() == final.keys()
         for name in final:
             torch.testing.assert_close(weights[name], final[name], rtol=0, atol=0, msg=name)
-        assert resumed["metrics"]["val/acc"] == whole["metrics"]["val/acc"]
+        for metric in ("val/acc", "val/acc_best"):
+            assert resumed["metrics"][metric] == whole["metrics"][metric], metric
+    # the best validation accuracy before the interruption carries over (a sweep optimises it)
+    state = torch.load(steps / "step_15.ckpt", map_location="cpu", weights_only=True)
+    state["digitrec_val_acc_best"] = torch.tensor(0.999)
+    torch.save(state, tmp_path / "best_so_far.ckpt")
+    resumed = train(
+        make_cfg(
+            *options,
+            f"paths.output_dir={tmp_path / 'resumed_best'}",
+            f"ckpt_path={tmp_path / 'best_so_far.ckpt'}",
+        )
+    )
+    assert resumed["metrics"]["val/acc_best"] == pytest.approx(0.999)
 
 
 def _batches_of(loader) -> list[list[int]]:
