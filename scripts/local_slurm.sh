@@ -29,6 +29,11 @@ start() {
         command -v "$tool" >/dev/null ||
             fail "$tool not found: apt-get install -y slurmctld slurmd slurm-client munge"
     done
+    local port
+    for port in "${SLURMCTLD_PORT:-6817}" "${SLURMD_PORT:-6818}"; do
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null ||
+            fail "port $port is in use (another SLURM daemon?): choose others with SLURMCTLD_PORT and SLURMD_PORT"
+    done
     mkdir -p "$dir"/{state,spool,munge}
     dir=$(cd "$dir" && pwd)
     chmod 700 "$dir/munge"
@@ -40,6 +45,8 @@ start() {
 
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
     chmod 600 "$dir/munge/munge.key"
+    # from here on a failure stops what was started
+    trap 'stop "$dir"' EXIT
     munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
         --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
         --seed-file="$dir/munge/munged.seed"
@@ -89,12 +96,14 @@ EOF
     done
     [[ $state == idle* || $state == mix* || $state == alloc* ]] ||
         fail "the node did not come up (state '${state:-none}'): see $dir/slurmctld.log and $dir/slurmd.log"
+    trap - EXIT
     echo "export SLURM_CONF=$SLURM_CONF"
 }
 
 stop() {
-    local dir=${1:?$(usage)}
-    [[ -f $dir/slurm.conf ]] || fail "$dir holds no local cluster (no slurm.conf)"
+    local dir=${1:-}
+    [[ -n $dir ]] || usage
+    [[ -f $dir/munge/munge.key ]] || fail "$dir holds no local cluster (no munge/munge.key)"
     local pidfile pid
     for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
         [[ -f $pidfile ]] || continue
