@@ -111,7 +111,8 @@ class RequeueOnSignal(Callback):
 
     Lightning's own SLURM handler saves inside the signal handler, wherever the step is (between
     an optimizer step and its progress counters, say), which no resumption can continue
-    exactly; this one replaces it for the training loop. Outside SLURM it does nothing.
+    exactly: :func:`slurm_plugins` switches it off where this callback is used. Outside SLURM
+    it does nothing.
     """
 
     def __init__(self, max_requeues: int | None = None) -> None:
@@ -125,13 +126,12 @@ class RequeueOnSignal(Callback):
         """Is this process a task of a SLURM batch job (not an interactive allocation)?"""
         return SLURMEnvironment.detect()
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # after Lightning has registered its signal handlers: this one replaces its SIGUSR1
-        if self.on_slurm():
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit" and self.on_slurm():
             self._signalled = False
             self._previous = signal.signal(signal.SIGUSR1, self._note)
 
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._restore()
 
     def on_exception(
@@ -231,3 +231,11 @@ def _requeue(job_id: str) -> bool:
         return False
     log.info("requeued SLURM job %s", job_id)
     return True
+
+
+def slurm_plugins(callbacks: list[Callback]) -> list[Any]:
+    """The Trainer's plugins for a SLURM job whose callbacks include :class:`RequeueOnSignal`:
+    Lightning's SLURM environment without its own requeue handler (none elsewhere)."""
+    if not any(isinstance(c, RequeueOnSignal) for c in callbacks) or not RequeueOnSignal.on_slurm():
+        return []
+    return [SLURMEnvironment(auto_requeue=False)]

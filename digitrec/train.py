@@ -20,7 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
-from digitrec.callbacks import Requeued
+from digitrec.callbacks import Requeued, slurm_plugins
 from digitrec.checkpoint import CheckpointError, load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
@@ -183,7 +183,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("initialised the net from %s", cfg.init_from)
     callbacks = instantiate_named(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_named(cfg.get("logger"), "logger")
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    extra = {}
+    if (plugins := slurm_plugins(callbacks)) and not cfg.trainer.get("plugins"):
+        extra["plugins"] = plugins
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra
+    )
 
     resume_from = _resume_path(cfg.get("ckpt_path"), output_dir, model)
     began = time.perf_counter()
