@@ -134,7 +134,7 @@ def test_a_sweep_whose_job_is_preempted_mid_epoch_ends_as_if_it_never_was(
 ):
     sweep_dir = tmp_path / "sweep"
     # two jobs alike but for a tag: job 0 is preempted, job 1 runs through
-    launcher = _sweep(sweep_dir, data_dir, slurm, "trainer.max_epochs=3", "+tag=a,b")
+    launcher = _sweep(sweep_dir, data_dir, slurm, "trainer.max_epochs=2", "+tag=a,b")
     try:
         _wait(lambda: len(_jobs(slurm)) == 2, 60, "the sweep's 2 jobs")
         job = next(j for j in _jobs(slurm) if j.endswith("_0"))
