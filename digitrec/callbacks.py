@@ -111,38 +111,26 @@ class RequeueOnSignal(Callback):
 
     Lightning's own SLURM handler saves inside the signal handler, wherever the step is (between
     an optimizer step and its progress counters, say), which no resumption can continue
-    exactly: :func:`slurm_plugins` switches it off where this callback is used. Outside SLURM
-    it does nothing.
+    exactly: :func:`slurm_plugins` switches it off where this callback is used. The handler is
+    set when the callback is made, so a signal while the data is prepared is not lost either
+    (it is acted on after the first step), and stays: one after training (while testing) no
+    longer ends the job. Outside SLURM it does nothing.
     """
 
     def __init__(self, max_requeues: int | None = None) -> None:
         super().__init__()
         self.max_requeues = max_requeues
         self._signalled = False
-        self._previous: Any = None
+        self._armed = self.on_slurm()
+        if self._armed:
+            # from now on, not only from setup: preparing the data (inside fit, before any
+            # callback hook) can take minutes, and SIGUSR1's default action ends the process
+            signal.signal(signal.SIGUSR1, self._note)
 
     @staticmethod
     def on_slurm() -> bool:
         """Is this process a task of a SLURM batch job (not an interactive allocation)?"""
         return SLURMEnvironment.detect()
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == "fit" and self.on_slurm():
-            self._signalled = False
-            self._previous = signal.signal(signal.SIGUSR1, self._note)
-
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._restore()
-
-    def on_exception(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
-    ) -> None:
-        self._restore()
-
-    def _restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGUSR1, self._previous)
-            self._previous = None
 
     def _note(self, signum: int, frame: Any) -> None:
         self._signalled = True  # all a signal handler should do; the work follows the step
@@ -155,7 +143,7 @@ class RequeueOnSignal(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if self._previous is None:  # not on SLURM
+        if not self._armed:  # not on SLURM
             return
         signalled = self._signalled
         if trainer.world_size > 1:  # every process stops at the same step

@@ -169,13 +169,14 @@ def test_a_job_over_its_time_limit_requeues_at_most_max_num_timeout_times(
 ):
     sweep_dir = tmp_path / "sweep"
     run = sweep_dir / "0"
-    # SIGUSR1 55 s before a 1 minute limit: soon after the start, every time the job starts
+    # SIGUSR1 40 s before a 1 minute limit (SLURM looks every 30 s or so: 20-50 s after the
+    # start, after Python has started; a signal before that would end the process)
     launcher = _sweep(
         sweep_dir,
         data_dir,
         slurm,
         "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=55",
+        "hydra.launcher.signal_delay_s=40",
         "hydra.launcher.max_num_timeout=1",
         "trainer.max_epochs=100",
         "seed=0",

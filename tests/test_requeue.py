@@ -1,0 +1,95 @@
+"""RequeueOnSignal in a process that looks like a SLURM job (environment variables, a stand-in
+``scontrol`` on PATH): SIGUSR1 saves ``hpc_ckpt_<n>`` after the step and requeues, at most
+``max_requeues`` times. (The real cluster: tests/test_slurm.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from digitrec.train import train
+
+
+class SignalAtStep(Callback):
+    """Sends this process SIGUSR1 after training step ``step`` (SLURM before a time limit)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+@pytest.fixture
+def slurm_job(monkeypatch, tmp_path) -> Path:
+    """Environment of task 0 of SLURM batch job 4242; returns the file the stand-in
+    ``scontrol`` appends its arguments to."""
+    calls = tmp_path / "scontrol_calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scontrol = bin_dir / "scontrol"
+    scontrol.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for name, value in {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NAME": "train",
+        "SLURM_NTASKS": "1",
+        "SLURM_NTASKS_PER_NODE": "1",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODEID": "0",
+        "SLURM_NODELIST": "localhost",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return calls
+
+
+OPTIONS = [
+    "test=false",
+    "+trainer.limit_train_batches=10",
+    "+trainer.limit_val_batches=2",
+    "trainer.max_epochs=2",
+    "+callbacks.usr1._target_=test_requeue.SignalAtStep",
+    "+callbacks.usr1.step=13",
+]
+
+
+def test_sigusr1_saves_after_the_step_and_requeues(make_cfg, tmp_path, slurm_job):
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as ended:
+        train(make_cfg(*OPTIONS, f"paths.output_dir={run}"))
+    assert ended.value.code == 0  # requeued: no failure for a launcher to record
+    assert slurm_job.read_text().split() == ["requeue", "4242"]
+    state = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)
+    # acted on at the end of the next step (this callback looked before the signal came)
+    assert state["global_step"] == 14
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["interrupted"] == "requeued"
+    assert record["last_checkpoint"] == str(run / "hpc_ckpt_1.ckpt")
+    # a later signal (while testing, say) only sets a flag: the job is not ended by it
+    assert signal.getsignal(signal.SIGUSR1) != signal.SIG_DFL
+
+
+def test_past_max_requeues_it_saves_and_trains_on(
+    make_cfg, tmp_path, slurm_job, monkeypatch, caplog_digitrec
+):
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
+    run = tmp_path / "run"
+    summary = train(
+        make_cfg(
+            *OPTIONS,
+            "callbacks.requeue_on_signal.max_requeues=2",
+            f"paths.output_dir={run}",
+        )
+    )
+    assert summary["epochs"] == 2 and not slurm_job.exists()  # never asked SLURM
+    assert (run / "hpc_ckpt_1.ckpt").is_file()
+    assert "job 4242 not requeued: it was requeued 2 times already" in caplog_digitrec.text
