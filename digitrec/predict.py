@@ -25,8 +25,9 @@ from digitrec.camera import CameraError, open_camera
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.folder import find_images
 from digitrec.data.images import ImageReadError, read_image, write_image_atomic
-from digitrec.inference import Prediction, Recognizer
+from digitrec.inference import Recognizer
 from digitrec.inference.overlay import draw_predictions
+from digitrec.inference.records import reading_record
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
 from digitrec.utils.cli import print_error, user_errors
 from digitrec.utils.display import has_display
@@ -135,28 +136,6 @@ class PredictionWriter:
             self.file.close()
 
 
-def reading_record(
-    item: InputFrame, predictions: list[Prediction], text: str | None
-) -> dict[str, Any]:
-    """The JSON record of one frame: a single digit, or (``text`` given) a number's digits."""
-    record: dict[str, Any] = {"source": item.source, "frame": item.frame}
-    if text is not None:
-        record.update(
-            text=text,
-            digits=[p.digit for p in predictions],
-            confidences=[round(p.confidence, 4) for p in predictions],
-            boxes=[list(p.box) for p in predictions],
-        )
-    else:
-        (prediction,) = predictions
-        record.update(
-            digit=prediction.digit,
-            confidence=round(prediction.confidence, 4),
-            box=list(prediction.box) if prediction.box else None,
-        )
-    return record
-
-
 def predict_frames(
     recognizer: Recognizer,
     frames: Iterator[InputFrame],
@@ -185,7 +164,7 @@ def predict_frames(
         else:
             predictions, text = [recognizer.predict(item.image)], None
         latency_ms = (time.perf_counter() - began) * 1000
-        record = reading_record(item, predictions, text)
+        record = reading_record(item.source, item.frame, predictions, text)
         caption = text
         if item.stream and smooth > 1:
             if read_numbers:

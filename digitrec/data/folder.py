@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from digitrec.data.captures import TRASH
+
 log = logging.getLogger(__name__)
 
 # Every still-image format OpenCV's imread can decode (depending on its build).
@@ -104,7 +106,8 @@ def scan_digit_folder(root: str | Path) -> FolderIndex:
         raise DatasetLayoutError(f"dataset root {str(root)!r} does not exist ({LAYOUT_HINT})")
     with os.scandir(root) as entries:
         folders = {e.name for e in entries if e.is_dir()}
-    ignored = sorted(folders.difference(DIGITS))
+    # (the trash of undone captures is expected there)
+    ignored = sorted(folders.difference(DIGITS, {TRASH}))
     if ignored:
         log.warning(
             "ignoring folders under %s that are not digits 0-9: %s", root, ", ".join(ignored)
