@@ -30,6 +30,7 @@ LAYERS = {
     "capture": 4,
     "export": 4,
     "sweep_summary": 4,
+    "serve": 4,
     "__init__": 4,
 }
 # imports within one layer that are allowed, one way only

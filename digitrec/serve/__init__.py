@@ -1,0 +1,1 @@
+"""``digitrec-serve``: a local web app for live reading and labelled capture in the browser."""
