@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -181,3 +183,62 @@ def test_held_out_writers_are_those_the_training_data_holds_out(make_cfg):
         assert {img.tobytes() for img in held_out.images.numpy()} == {
             img.tobytes() for img in images
         }
+
+
+def _numbered_capture(delay: float):
+    """A stand-in for cv2.VideoCapture delivering frames 0, 1, 2 ... (the number in every
+    pixel's first bytes), one every ``delay`` seconds."""
+
+    class NumberedCapture:
+        def __init__(self, *args):
+            self.count = 0
+
+        def isOpened(self):
+            return True
+
+        def set(self, *args):
+            return True
+
+        def get(self, prop):
+            return 0.0
+
+        def read(self):
+            time.sleep(delay)
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[0, 0, :2] = divmod(self.count, 256)
+            self.count += 1
+            return True, image
+
+        def release(self):
+            pass
+
+    return NumberedCapture
+
+
+def _number(frame) -> int:
+    high, low = frame.image[0, 0, :2]
+    return int(high) * 256 + int(low)
+
+
+def test_newest_frame_mode_skips_to_now_when_the_reader_is_slow(monkeypatch):
+    monkeypatch.setattr(cv2, "VideoCapture", _numbered_capture(delay=0.002))
+    with WebcamCamera(0, width=None, height=None, warmup_frames=0, newest_frame=True) as cam:
+        numbers = []
+        for _ in range(6):
+            time.sleep(0.05)  # a reader 25x slower than the camera
+            numbers.append(_number(cam.read()))
+            newest = cam._capture.count - 1
+            assert newest - numbers[-1] <= 10  # the frame of now, not one queued long ago
+        assert numbers == sorted(set(numbers)) and numbers[-1] - numbers[1] >= 40
+        assert cam.dropped >= 40 and cam.settings()["newest_frame"] is True
+    plain = WebcamCamera(0, width=None, height=None, warmup_frames=0)
+    assert [_number(plain.read()) for _ in range(4)] == [0, 1, 2, 3]  # every frame in turn
+    plain.close()
+
+
+def test_newest_frame_mode_hands_out_each_frame_once_when_the_reader_is_fast(monkeypatch):
+    monkeypatch.setattr(cv2, "VideoCapture", _numbered_capture(delay=0.02))
+    with WebcamCamera(0, width=None, height=None, warmup_frames=0, newest_frame=True) as cam:
+        numbers = [_number(cam.read()) for _ in range(8)]  # waits for each new frame
+    assert numbers == sorted(set(numbers)) and numbers[0] <= 1  # 0: read when opening
+    assert numbers[-1] - numbers[0] <= 16  # no frame twice, and few skipped

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,56 @@ class _OpenCVCapture(Camera):
         self._capture.release()
 
 
+class _NewestFrame:
+    """A thread reading ``grab`` as fast as the camera delivers, keeping only the newest frame:
+    a reader slower than the camera gets the frame of now, not one from seconds ago (the
+    camera's own buffer would queue them), and a faster one waits for the next new frame."""
+
+    def __init__(self, grab: Callable[[], np.ndarray], name: str) -> None:
+        self._grab = grab
+        self._ready = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._error: CameraError | None = None
+        self._stop = False
+        #: frames the camera delivered that no reader took
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=f"{name} grabber", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                image = self._grab()
+            except CameraError as error:
+                with self._ready:
+                    self._error = error
+                    self._ready.notify_all()
+                return
+            with self._ready:
+                if self._frame is not None:
+                    self.dropped += 1
+                self._frame = image
+                self._ready.notify_all()
+
+    def take(self, timeout: float = 10.0) -> np.ndarray:
+        """The newest frame not yet taken, waiting for one (a CameraError if the camera fails or
+        delivers nothing for ``timeout`` seconds)."""
+        with self._ready:
+            if not self._ready.wait_for(
+                lambda: self._frame is not None or self._error is not None, timeout
+            ):
+                raise CameraError(f"no frame for {timeout:.0f} s from the camera's grab thread")
+            if self._frame is None:
+                raise self._error  # type: ignore[misc]
+            frame, self._frame = self._frame, None
+            return frame
+
+    def stop(self) -> None:
+        """End the thread (after the frame it is reading, if any)."""
+        self._stop = True
+        self._thread.join(timeout=5)
+
+
 class WebcamCamera(_OpenCVCapture):
     """A webcam by device index (or device path), opened once for the whole session.
 
@@ -89,6 +141,8 @@ class WebcamCamera(_OpenCVCapture):
             a warning says so).
         warmup_frames: frames read and discarded after opening while auto exposure settles.
         mirror: flip frames left-right (a selfie view).
+        newest_frame: read in a thread and hand out only the newest frame, so a reader slower
+            than the camera never lags behind it (live reading); false: every frame in turn.
     """
 
     def __init__(
@@ -100,6 +154,7 @@ class WebcamCamera(_OpenCVCapture):
         fps: float | None = None,
         warmup_frames: int = 5,
         mirror: bool = False,
+        newest_frame: bool = False,
     ) -> None:
         key = str(backend).lower()
         if key not in BACKENDS:
@@ -135,7 +190,9 @@ class WebcamCamera(_OpenCVCapture):
                 width,
                 height,
             )
-        self._pending: np.ndarray | None = first
+        # (in newest-frame mode the first frame is old by the time it is read: dropped)
+        self._pending: np.ndarray | None = None if newest_frame else first
+        self._newest = _NewestFrame(self._grab, self.name) if newest_frame else None
 
     def _grab(self) -> np.ndarray:
         ok, image = self._capture.read()
@@ -144,13 +201,30 @@ class WebcamCamera(_OpenCVCapture):
         return image
 
     def read(self) -> Frame:
-        image, self._pending = (
-            (self._pending, None) if self._pending is not None else (self._grab(), None)
-        )
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        elif self._newest is not None:
+            image = self._newest.take()
+        else:
+            image = self._grab()
         return self._emit(image)
 
+    @property
+    def dropped(self) -> int:
+        """Frames the camera delivered that no read took (newest-frame mode; else 0)."""
+        return self._newest.dropped if self._newest is not None else 0
+
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "backend": self.backend}
+        return {
+            **super().settings(),
+            "backend": self.backend,
+            "newest_frame": self._newest is not None,
+        }
+
+    def close(self) -> None:
+        if self._newest is not None:
+            self._newest.stop()
+        super().close()
 
 
 class VideoCamera(_OpenCVCapture):
