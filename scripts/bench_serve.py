@@ -15,17 +15,14 @@ Starts the app on a local port with a checkpoint or export, then on ``--frames``
 from __future__ import annotations
 
 import argparse
-import socket
 import struct
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import httpx
 import numpy as np
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 from websockets.sync.client import connect
@@ -34,12 +31,7 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.data.captures import CaptureWriter
 from digitrec.inference import Recognizer
 from digitrec.serve.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from digitrec.serve.background import served_in_thread
 
 
 def _ms(values: list[float]) -> str:
@@ -68,35 +60,27 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as root:
         app = create_app(recognizer, CaptureWriter(root, session="bench"))
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
+        with served_in_thread(app) as url:
             round_trips = []
-            with connect(f"ws://127.0.0.1:{port}/ws") as socket_:
+            with connect(url.replace("http", "ws", 1) + "ws") as socket_:
                 for frame_id, jpeg in enumerate(jpegs, start=1):
                     began = time.perf_counter()
                     socket_.send(struct.pack(">I", frame_id) + jpeg)
                     socket_.recv()
                     round_trips.append((time.perf_counter() - began) * 1000)
-            url = f"http://127.0.0.1:{port}/api/predict"
             rates = {}
             for clients in (1, 4):
                 with httpx.Client() as client:
 
                     def post(png: bytes, client: httpx.Client = client) -> None:
-                        client.post(url, files={"image": ("f.png", png)}).raise_for_status()
+                        client.post(
+                            url + "api/predict", files={"image": ("f.png", png)}
+                        ).raise_for_status()
 
                     began = time.perf_counter()
                     with ThreadPoolExecutor(clients) as pool:
                         list(pool.map(post, pngs))
                     rates[clients] = len(pngs) / (time.perf_counter() - began)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
     table = Table(title=f"{args.frames} synthetic 640x480 frames (medium), {args.checkpoint}")
     for column in ("path", "ms per frame (median / p95)", "frames per second"):

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -22,6 +19,7 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.data.captures import CaptureWriter
 from digitrec.inference import Recognizer
 from digitrec.serve.app import create_app
+from digitrec.serve.background import served_in_thread
 
 BROWSER = "chromium-headless-shell"
 
@@ -44,12 +42,6 @@ def chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _mjpeg(path: Path, seed: int) -> int:
     """A fake camera's MJPEG file (concatenated JPEG frames) of one synthetic photo; its digit."""
     frame = next(iter(SyntheticCamera(level="clean", max_frames=1, seed=seed).frames()))
@@ -61,21 +53,10 @@ def _mjpeg(path: Path, seed: int) -> int:
 @pytest.fixture
 def served(photo_checkpoint, tmp_path):
     """The app on a free local port in a thread: (url, capture root)."""
-    import uvicorn
-
     root = tmp_path / "captures"
     app = create_app(Recognizer.load(photo_checkpoint), CaptureWriter(root, session="web-1"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield url, root
 
 
 def test_the_page_reads_the_webcam_and_a_key_saves_the_frame(chromium, served, tmp_path):

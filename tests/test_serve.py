@@ -205,3 +205,16 @@ def test_a_bad_model_path_is_one_line(tmp_path):
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "nope.ckpt" in errors[0], done.stderr
+
+
+def test_a_page_that_leaves_mid_stream_costs_nothing(recognizer, tmp_path, frames):
+    client = _client(recognizer, tmp_path)
+    jpeg = cv2.imencode(".jpg", frames[0].image)[1].tobytes()
+    with client.websocket_connect("/ws") as socket:
+        for frame_id in range(1, 6):  # frames sent, never waited for
+            socket.send_bytes(struct.pack(">I", frame_id) + jpeg)
+    # the server serves on: a new page reads at once
+    assert client.get("/api/status").status_code == 200
+    with client.websocket_connect("/ws") as socket:
+        socket.send_bytes(struct.pack(">I", 1) + jpeg)
+        assert socket.receive_json()["text"] == str(frames[0].labels[0])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from digitrec.utils.net import free_local_port
 
 pytestmark = pytest.mark.slurm
 
@@ -41,7 +42,7 @@ def slurm(tmp_path_factory) -> Iterator[dict[str, str]]:
             pytest.fail(f"{reason}: CI must run the SLURM tests (see .ci/run)")
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("slurm")
-    ports = {"SLURMCTLD_PORT": str(_free_port()), "SLURMD_PORT": str(_free_port())}
+    ports = {"SLURMCTLD_PORT": str(free_local_port()), "SLURMD_PORT": str(free_local_port())}
     started = subprocess.run(
         ["bash", str(SCRIPT), "start", str(state)],
         capture_output=True,
@@ -55,12 +56,6 @@ def slurm(tmp_path_factory) -> Iterator[dict[str, str]]:
         yield env
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop", str(state)], check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait(condition: Callable[[], object], timeout: float, what: str) -> object:
