@@ -8,6 +8,8 @@ Without the browser or Playwright these tests skip saying so; under ``CI=true`` 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 from pathlib import Path
@@ -40,6 +42,21 @@ def chromium() -> str:
             pytest.fail(f"{reason}: CI must run the browser tests (see .ci/run)")
         pytest.skip(reason)
     return path
+
+
+DROP = """async (b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+  const drop = new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true });
+  document.getElementById("drop").dispatchEvent(drop);
+}"""
+
+
+def _png(seed: int) -> tuple[bytes, int]:
+    """A synthetic photo as PNG bytes, and its digit."""
+    frame = next(iter(SyntheticCamera(level="clean", max_frames=1, seed=seed).frames()))
+    return cv2.imencode(".png", frame.image)[1].tobytes(), int(frame.labels[0])
 
 
 def _mjpeg(path: Path, seed: int) -> int:
@@ -89,9 +106,23 @@ def test_the_page_reads_the_webcam_and_a_key_saves_the_frame(chromium, served, t
             page.wait_for_timeout(2500)  # a full window of the frame rate shown
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot))
+            # an image dropped on the page is read as digitrec-predict reads it
+            page.evaluate(DROP, base64.b64encode(_png(seed=8)[0]).decode())
+            page.wait_for_function(
+                "document.getElementById('results').textContent.includes('dropped.png')",
+                timeout=30_000,
+            )
+            dropped = json.loads(page.text_content("#results").splitlines()[-1])
+            # Backspace undoes the save: the file goes to trash/
+            page.keyboard.press("Backspace")
+            page.wait_for_function(
+                "document.getElementById('last-saved').textContent.startsWith('moved to')",
+                timeout=30_000,
+            )
         finally:
             browser.close()
     assert saved.startswith(f"{digit}/web-1_")
-    frame = cv2.imread(str(root / saved))
+    frame = cv2.imread(str(root / "trash" / saved))  # saved, then undone
     assert frame is not None and frame.shape[:2] == (480, 640)  # the camera's full frame
-    assert screenshot.is_file()
+    assert not (root / saved).exists() and screenshot.is_file()
+    assert dropped["source"] == "dropped.png" and dropped["text"] == str(_png(seed=8)[1])
