@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -11,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
 from digitrec.config import compose_config
@@ -136,6 +139,19 @@ def caplog_digitrec(caplog):
     """caplog capturing digitrec's warnings."""
     caplog.set_level(logging.WARNING, logger="digitrec")
     return caplog
+
+
+class SignalAtStep(Callback):
+    """Sends this process ``signal_name`` after training step ``step`` (a scheduler stopping
+    it, SLURM warning of a time limit); used as ``+callbacks.x._target_=conftest.SignalAtStep``."""
+
+    def __init__(self, step: int, signal_name: str = "SIGTERM") -> None:
+        self.step = step
+        self.signal = signal.Signals[signal_name]
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signal)
 
 
 def run_script(name: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:

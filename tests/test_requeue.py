@@ -11,20 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from digitrec.train import train
-
-
-class SignalAtStep(Callback):
-    """Sends this process SIGUSR1 after training step ``step`` (SLURM before a time limit)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGUSR1)
 
 
 @pytest.fixture
@@ -57,8 +45,9 @@ OPTIONS = [
     "+trainer.limit_train_batches=10",
     "+trainer.limit_val_batches=2",
     "trainer.max_epochs=2",
-    "+callbacks.usr1._target_=test_requeue.SignalAtStep",
+    "+callbacks.usr1._target_=conftest.SignalAtStep",
     "+callbacks.usr1.step=13",
+    "+callbacks.usr1.signal_name=SIGUSR1",
 ]
 
 

@@ -4,13 +4,10 @@ that never was (CPU, same seed), with the default loader and with the data on th
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from digitrec.data.batches import (
     DeviceResidentBatches,
@@ -90,17 +87,6 @@ def test_a_run_resumed_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(
     assert resumed["metrics"]["val/acc_best"] == pytest.approx(0.999)
 
 
-class SigtermAtStep(Callback):
-    """Sends this process SIGTERM after training step ``step`` (a scheduler stopping it)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 @pytest.mark.parametrize("loader", ["default", "device_resident"])
 def test_a_run_stopped_by_sigterm_mid_epoch_resumes_from_last_ckpt_exactly(
     make_cfg, tmp_path, loader
@@ -109,7 +95,7 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_from_last_ckpt_exactly(
     whole = train(make_cfg(*options, f"paths.output_dir={tmp_path / 'whole'}"))
     run = tmp_path / "stopped"
     stopper = [
-        "+callbacks.sigterm._target_=test_resume.SigtermAtStep",
+        "+callbacks.sigterm._target_=conftest.SignalAtStep",
         "+callbacks.sigterm.step=17",
     ]
     with pytest.raises(SystemExit) as stopped:
