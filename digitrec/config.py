@@ -31,7 +31,8 @@ def _sqlite_url(path: str) -> str:
 
 def register_resolvers() -> None:
     """Register ``${digitrec.uid:}`` (a random id fixed once per config: unique run dirs) and
-    ``${digitrec.sqlite:PATH}`` (an SQLite URL whose folder exists)."""
+    ``${digitrec.sqlite:PATH}`` (an SQLite URL whose folder exists) and
+    ``${digitrec.basename:PATH}`` (the last part of a path: a run dir's name)."""
     if not OmegaConf.has_resolver("digitrec.uid"):
         # cached, so every reference in one config (and Hydra's per-job copies) sees one value
         OmegaConf.register_new_resolver(
@@ -39,6 +40,8 @@ def register_resolvers() -> None:
         )
     if not OmegaConf.has_resolver("digitrec.sqlite"):
         OmegaConf.register_new_resolver("digitrec.sqlite", _sqlite_url)
+    if not OmegaConf.has_resolver("digitrec.basename"):
+        OmegaConf.register_new_resolver("digitrec.basename", lambda path: Path(str(path)).name)
 
 
 def compose_config(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:

@@ -25,6 +25,7 @@ from digitrec.checkpoint import CheckpointError, load_net_weights, net_config, r
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
 from digitrec.data.split import Side
+from digitrec.loggers import MissingExtraError, job_overrides, log_run_config, log_run_summary
 from digitrec.run_record import record_config, resume_arguments
 from digitrec.utils.cli import user_errors
 from digitrec.utils.instantiate import instantiate_named
@@ -190,6 +191,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra
     )
 
+    log_run_config(loggers, cfg, job_overrides())
     resume_from = _resume_path(cfg.get("ckpt_path"), output_dir, model)
     began = time.perf_counter()
     try:
@@ -241,6 +243,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log_run_summary(loggers, summary, output_dir / "metrics.json")
     return summary
 
 
@@ -314,7 +317,7 @@ def main(cfg: DictConfig) -> float | None:
     on stderr and exit 1; ``HYDRA_FULL_ERROR=1`` shows the traceback instead, and in a sweep the
     error is raised for the launcher to record."""
     # a sweep's job must raise: its launcher or sweeper records the failure and goes on
-    with user_errors(TooManyBadImagesError, raise_if=_in_multirun):
+    with user_errors(TooManyBadImagesError, MissingExtraError, raise_if=_in_multirun):
         summary = train(cfg)
     if rank_zero_only.rank != 0:  # DDP: every process runs main(); one report is enough
         return optimized_value(summary, cfg.get("optimized_metric"))

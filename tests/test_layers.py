@@ -22,6 +22,7 @@ LAYERS = {
     "inference": 3,
     "module": 3,
     "callbacks": 3,
+    "loggers": 3,
     "augment": 3,
     "run_record": 3,
     "train": 4,
