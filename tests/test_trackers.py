@@ -47,6 +47,7 @@ def test_mlflow_records_params_metrics_tags_and_files(make_cfg, tmp_path):
     assert json.loads(tags["metrics.json"]) == pytest.approx(summary["metrics"])
     files = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "metrics.json"} <= files
+    assert experiment.artifact_location.startswith(str(log_dir))  # not the working dir
     assert (tmp_path / "run" / "csv").is_dir()  # logger=[...] combines loggers
 
 
