@@ -27,6 +27,7 @@ from digitrec.data.captures import CaptureError, CaptureWriter, ensure_writable_
 from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.utils.cli import user_errors
 from digitrec.utils.display import has_display
+from digitrec.utils.threads import for_frame_loops
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -171,6 +172,7 @@ def run_capture(cfg: DictConfig, ask: Callable[[str], str] | None = None) -> Cap
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: capture, then print what was saved where."""
     console = Console(soft_wrap=True)
+    for_frame_loops()
     with user_errors(CameraError, CaptureError):
         writer = run_capture(cfg)
     table = Table(title=f"session {writer.session} -> {writer.root}")

@@ -31,6 +31,7 @@ from digitrec.inference.records import reading_record
 from digitrec.inference.smoothing import DigitSmoother, TextSmoother
 from digitrec.utils.cli import print_error, user_errors
 from digitrec.utils.display import has_display
+from digitrec.utils.threads import for_frame_loops
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -261,6 +262,7 @@ def run_predict(cfg: DictConfig, stdout: TextIO) -> int:
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: one JSON line per input on stdout; errors also on stderr; exit 1 when
     the model cannot be loaded or any input could not be read."""
+    for_frame_loops()
     with user_errors(CameraError):
         failures = run_predict(cfg, sys.stdout)
     if failures:

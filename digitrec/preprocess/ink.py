@@ -214,7 +214,7 @@ class InkFinder:
     def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Component]]:
         """The label image and the pieces of ink that are neither specks nor border bands."""
         _count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-            mask, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI
+            mask, 8, cv2.CV_32S, cv2.CCL_GRANA
         )
         h, w = mask.shape
         # specks (noise, paper texture) are most components: drop them before any Python loop

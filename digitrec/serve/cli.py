@@ -12,6 +12,7 @@ from digitrec.config import config_dir, register_resolvers
 from digitrec.data.captures import CaptureError, CaptureWriter, ensure_writable_root
 from digitrec.inference import Recognizer
 from digitrec.utils.cli import user_errors
+from digitrec.utils.threads import for_frame_loops
 
 register_resolvers()
 
@@ -50,6 +51,7 @@ def main(cfg: DictConfig) -> None:
     """Serve until Ctrl-C; a bad model path, capture root or setting is one line on stderr."""
     import uvicorn
 
+    for_frame_loops()
     with user_errors(CaptureError):
         app, token = build(cfg)
     shown = "127.0.0.1" if str(cfg.host) in LOCAL_HOSTS | {"0.0.0.0"} else cfg.host
