@@ -164,25 +164,25 @@ def test_a_job_over_its_time_limit_requeues_at_most_max_num_timeout_times(
 ):
     sweep_dir = tmp_path / "sweep"
     run = sweep_dir / "0"
-    # SIGUSR1 40 s before a 1 minute limit (SLURM looks every 30 s or so: 20-50 s after the
-    # start, after Python has started; a signal before that would end the process)
+    # SIGUSR1 45 s before a 2 minute limit: SLURM may send it up to 60 s early, so 15-75 s
+    # after the start, after Python has started (a signal before that would end the process)
     launcher = _sweep(
         sweep_dir,
         data_dir,
         slurm,
-        "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=40",
+        "hydra.launcher.timeout_min=2",
+        "hydra.launcher.signal_delay_s=45",
         "hydra.launcher.max_num_timeout=1",
-        "trainer.max_epochs=100",
+        "trainer.max_epochs=-1",  # until the time limit
         "seed=0",
     )
     try:
         job = _wait(lambda: next(iter(_jobs(slurm)), None), 60, "the job")
-        _wait(lambda: (run / "hpc_ckpt_1.ckpt").is_file(), 120, "the first hpc checkpoint")
+        _wait(lambda: (run / "hpc_ckpt_1.ckpt").is_file(), 150, "the first hpc checkpoint")
         _hurry(job, slurm)
         # the second attempt saves again but is not requeued: the time limit ends it
-        _wait(lambda: (run / "hpc_ckpt_2.ckpt").is_file(), 120, "the second hpc checkpoint")
-        _wait(lambda: job not in _jobs(slurm), 150, "the time limit to end the job")
+        _wait(lambda: (run / "hpc_ckpt_2.ckpt").is_file(), 150, "the second hpc checkpoint")
+        _wait(lambda: job not in _jobs(slurm), 210, "the time limit to end the job")
     finally:
         launcher.kill()  # it would wait for a result the timed-out job never writes
         launcher.communicate()
