@@ -28,6 +28,7 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.config import compose_config
 from digitrec.export import export_checkpoint, export_net
 from digitrec.inference import Recognizer, TorchBackend
+from digitrec.preprocess import to_gray_uint8
 from digitrec.utils.threads import for_frame_loops
 
 
@@ -51,6 +52,55 @@ def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
         run()
         times.append((time.perf_counter() - began) * 1000)
     return np.asarray(times)
+
+
+def frame_breakdown(recognizer: Recognizer, frames: list[np.ndarray]) -> Table:
+    """Where a frame's time goes: each part timed inside a frame loop (the parts one after the
+    other on every frame, as ``predict`` runs them) beside the same part timed alone in a loop
+    of its own (warm caches, no other work between calls)."""
+    crops = [recognizer.locate(f) for f in frames]
+    parts: dict[str, list[float]] = {
+        "locate (preprocessing)": [],
+        "  of which the colour conversion": [],
+        "classify (net)": [],
+        "the rest (predict less the two)": [],
+    }
+    for frame in frames:
+        began = time.perf_counter()
+        to_gray_uint8(frame)
+        gray_done = time.perf_counter()
+        crop = recognizer.locate(frame)
+        located = time.perf_counter()
+        recognizer.classify_crops([crop])
+        classified = time.perf_counter()
+        recognizer.predict(frame)
+        whole = time.perf_counter() - classified
+        # locate converts the colour itself: that part is timed once more on its own
+        parts["locate (preprocessing)"].append((located - gray_done) * 1000)
+        parts["  of which the colour conversion"].append((gray_done - began) * 1000)
+        parts["classify (net)"].append((classified - located) * 1000)
+        parts["the rest (predict less the two)"].append((whole - (classified - gray_done)) * 1000)
+    alone = {
+        "locate (preprocessing)": [
+            timings_ms(lambda f=f: recognizer.locate(f), 1)[0] for f in frames
+        ],
+        "  of which the colour conversion": [
+            timings_ms(lambda f=f: to_gray_uint8(f), 1)[0] for f in frames
+        ],
+        "classify (net)": [
+            timings_ms(lambda c=c: recognizer.classify_crops([c]), 1)[0] for c in crops
+        ],
+    }
+    table = Table(title="one eager frame, part by part (ms, median)")
+    for column in ("part", "inside the frame loop", "timed alone"):
+        table.add_column(column, justify="right")
+    for part, times in parts.items():
+        table.add_row(
+            part,
+            f"{np.median(times):.3f}",
+            f"{np.median(alone[part]):.3f}" if part in alone else "",
+        )
+    return table
 
 
 def main() -> None:
@@ -122,6 +172,7 @@ def main() -> None:
             f"ONNX Runtime / eager frame time: "
             f"{medians['ONNX Runtime'] / medians['PyTorch eager']:.2f}"
         )
+        console.print(frame_breakdown(own, frames))
         console.print(
             f"eager frames with OpenCV's default {cv2_default_threads} threads: median "
             f"{np.median(pooled_ms):.2f} ms, p95 {np.percentile(pooled_ms, 95):.2f} ms; one "
