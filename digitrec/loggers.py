@@ -16,6 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from digitrec.utils.mapping import flatten
+
 _WANDB_TAG_MAX = 64
 
 
@@ -73,19 +75,8 @@ def _sweep_dir() -> Path | None:
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as ``{"model/optimizer/lr": 0.001, ...}`` (lists as their text)."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}/")
-        else:
-            flat[prefix.rstrip("/")] = (
-                node if isinstance(node, (int, float, str, bool)) else str(node)
-            )
-
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
-    return flat
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True), "/")
+    return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in flat.items()}
 
 
 def _trackers(loggers: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
+
+from digitrec.utils.mapping import flatten
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,6 @@ def resume_arguments(args: Sequence[str], stamp: str) -> list[str]:
     return [*kept, *args, *([f"hydra.output_subdir=.hydra/resumed-{stamp}"] if in_place else [])]
 
 
-def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(config, dict):
-        out: dict[str, Any] = {}
-        for key, value in config.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: config}
-
-
 def record_config(cfg: DictConfig, output_dir: Path) -> None:
     """Write the run's resolved config to ``config.yaml``; a resumed run (``ckpt_path`` set)
     whose ``config.yaml`` exists keeps it, logs the settings it now changes and writes its
@@ -93,8 +85,8 @@ def record_config(cfg: DictConfig, output_dir: Path) -> None:
     if not cfg.get("ckpt_path") or not record.is_file():
         OmegaConf.save(cfg, record, resolve=True)
         return
-    before = _flat(OmegaConf.to_container(OmegaConf.load(record), resolve=False))
-    now = _flat(OmegaConf.to_container(cfg, resolve=True))
+    before = flatten(OmegaConf.to_container(OmegaConf.load(record), resolve=False))
+    now = flatten(OmegaConf.to_container(cfg, resolve=True))
     changed = [
         f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
         for key in sorted(set(before) | set(now))
