@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.model_path`` and write the report into the run dir; return the report."""
     recognizer = Recognizer.load(
-        cfg.model_path, device=cfg.get("device"), min_confidence=cfg.min_confidence
+        cfg.model_path,
+        device=cfg.get("device"),
+        precision=cfg.get("precision", "32"),
+        min_confidence=cfg.min_confidence,
     )
     about: dict[str, Any] = {"model": str(cfg.model_path)}
     if cfg.get("labels"):

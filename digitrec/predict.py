@@ -233,6 +233,7 @@ def run_predict(cfg: DictConfig, stdout: TextIO) -> int:
     recognizer = Recognizer.load(
         cfg.model_path,
         device=cfg.get("device"),
+        precision=cfg.get("precision", "32"),
         preprocess=OmegaConf.to_container(preprocess, resolve=True) if preprocess else None,
         min_confidence=cfg.min_confidence,
     )

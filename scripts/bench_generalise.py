@@ -34,9 +34,9 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.inference import Recognizer
 from digitrec.inference.evaluation import evaluate_files, read_labels_csv
 from digitrec.report import NO_DIGIT_LABEL
+from digitrec.synthesis.render import NUMBER_GAPS
 
 LEVELS = ("clean", "medium", "hard")
-SPACINGS = {"spaced": (0.12, 0.35), "touching": (-0.12, 0.02)}
 
 
 def read_singles(recognizer: Recognizer, camera: SyntheticCamera) -> tuple[list[int], list[int]]:
@@ -150,7 +150,7 @@ def main() -> None:
     for column in ("set", "spacing", "exact string", "digits in place", "ms (median, 5 digits)"):
         numbers.add_column(column, justify="right")
     for source in ("embedded", "handwriting"):
-        for spacing, gap in SPACINGS.items():
+        for spacing, gap in NUMBER_GAPS.items():
             camera = SyntheticCamera(
                 level="medium",
                 split="test",

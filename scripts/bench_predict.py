@@ -1,5 +1,6 @@
 """Benchmark: end-to-end reading of one 640x480 webcam frame (preprocessing + net) with PyTorch
-eager and ONNX Runtime, and batched throughput of preprocessed crops.
+eager (float32, and bfloat16 where the CPU has it natively) and ONNX Runtime, batched throughput
+of preprocessed crops, and reading a 5-digit number (spaced, and with touching digits).
 
 Timing does not depend on the weights' values, so without ``--checkpoint`` a freshly initialised
 net of ``experiment=webcam`` (the BatchNorm CNN with the photo preprocessing) is timed, eager
@@ -29,6 +30,7 @@ from digitrec.config import compose_config
 from digitrec.export import export_checkpoint, export_net
 from digitrec.inference import Recognizer, TorchBackend
 from digitrec.preprocess import to_gray_uint8
+from digitrec.synthesis.render import NUMBER_GAPS
 from digitrec.utils.threads import for_frame_loops
 
 
@@ -52,6 +54,13 @@ def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
         run()
         times.append((time.perf_counter() - began) * 1000)
     return np.asarray(times)
+
+
+def number_ms(recognizer: Recognizer, images: list[np.ndarray]) -> np.ndarray:
+    """``Recognizer.read``'s time for each image (after a warm-up on the first few)."""
+    for image in images[:5]:
+        recognizer.read(image)
+    return np.asarray([timings_ms(lambda i=i: recognizer.read(i), 1)[0] for i in images])
 
 
 def frame_breakdown(recognizer: Recognizer, frames: list[np.ndarray]) -> Table:
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--experiment", default="webcam", help="net + preprocessing when untrained")
     parser.add_argument("--frames", type=int, default=300, help="distinct 640x480 frames")
     parser.add_argument("--batch", type=int, default=256, help="crops per batch for throughput")
+    parser.add_argument("--numbers", type=int, default=100, help="5-digit numbers per spacing")
     args = parser.parse_args()
     cv2_default_threads = cv2.getNumThreads()
 
@@ -117,14 +127,32 @@ def main() -> None:
         if args.checkpoint:
             name = Path(args.checkpoint).name
             eager = Recognizer.from_checkpoint(args.checkpoint)
+            eager_bf16 = Recognizer.from_checkpoint(args.checkpoint, precision="bf16")
             export_checkpoint(args.checkpoint, "onnx", onnx_path)
         else:
             name = f"untrained experiment={args.experiment}"
             net, net_cfg, preprocess = untrained_model(args.experiment)
             eager = Recognizer(TorchBackend(net), preprocess, name=name)
+            eager_bf16 = Recognizer(TorchBackend(net, precision="bf16"), preprocess, name=name)
             export_net(net, net_cfg, preprocess, "onnx", onnx_path)
-        backends = {"PyTorch eager": eager, "ONNX Runtime": Recognizer.from_onnx(onnx_path)}
+        backends = {"PyTorch eager": eager}
+        if torch.ops.mkldnn._is_mkldnn_bf16_supported():  # bf16 is slower where it is emulated
+            backends["PyTorch eager, precision=bf16"] = eager_bf16
+        backends["ONNX Runtime"] = Recognizer.from_onnx(onnx_path)
         frames = [f.image for f in SyntheticCamera(level="medium", max_frames=args.frames, seed=3)]
+        numbers = {
+            spacing: [
+                f.image
+                for f in SyntheticCamera(
+                    level="medium",
+                    digits_per_frame=[5, 5],
+                    gap=gap,
+                    max_frames=args.numbers,
+                    seed=3,
+                )
+            ]
+            for spacing, gap in NUMBER_GAPS.items()
+        }
         own = backends["PyTorch eager"]
         for frame in frames[:20]:  # warm-up
             own.predict(frame)
@@ -145,6 +173,8 @@ def main() -> None:
             "frame ms p95",
             "net ms (1 crop)",
             f"crops/s (batch {args.batch})",
+            "5-digit number ms: spaced",
+            "touching",
         ):
             table.add_column(column, justify="right")
         medians = {}
@@ -163,8 +193,9 @@ def main() -> None:
                 f"{np.percentile(frame_ms, 95):.2f}",
                 f"{np.median(net_ms):.3f}",
                 f"{args.batch / (np.median(batch_ms) / 1000):,.0f}",
+                *(f"{np.median(number_ms(recognizer, n)):.2f}" for n in numbers.values()),
             )
-        console = Console()
+        console = Console(width=max(Console().width, 132))
         console.print(table)
         console.print(
             f"preprocessing alone: median {np.median(preprocess_ms):.2f} ms, "

@@ -106,6 +106,30 @@ def test_exports_match_pytorch_and_read_the_same_digits(
     assert onnx.load(str(onnx_path)).graph.input[0].type.tensor_type.shape.dim[0].dim_param
 
 
+def test_bf16_precision_reads_the_same_digits_and_refuses_exports(
+    photo_checkpoint, recognizer, photos, tmp_path
+):
+    half = Recognizer.load(photo_checkpoint, precision="bf16")
+    assert half.classify.model.dtype == torch.bfloat16
+    assert next(half.classify.model.parameters()).dtype == torch.bfloat16
+    digits = np.stack([c.image for f in photos if (c := recognizer.locate(f.image)) is not None])
+    expected = recognizer.probabilities(digits)
+    got = half.probabilities(digits)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(got, expected, atol=0.05)  # bfloat16 keeps 8 bits of mantissa
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    with pytest.raises(ValueError, match=r"precision must be one of \['32', 'bf16'\], got '16'"):
+        Recognizer.load(photo_checkpoint, precision="16")
+    onnx_path = export_checkpoint(photo_checkpoint, "onnx", tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"precision=bf16 applies to training checkpoints.*m.onnx"):
+        Recognizer.load(onnx_path, precision="bf16")
+    # the exported graph stays float32 whatever precision the eager path can run in
+    graph = onnx.load(str(onnx_path)).graph
+    assert onnx.TensorProto.FLOAT in {init.data_type for init in graph.initializer}
+    assert onnx.TensorProto.BFLOAT16 not in {init.data_type for init in graph.initializer}
+
+
 def test_default_export_path_is_beside_the_checkpoint(photo_checkpoint, tmp_path):
     import shutil
 

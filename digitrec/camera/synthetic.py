@@ -10,7 +10,7 @@ from digitrec.camera.base import Camera, CameraError, Frame
 from digitrec.data.embedded import embedded_split, load_embedded_digits
 from digitrec.data.split import Side
 from digitrec.synthesis import HandwritingSynthesizer, style_names
-from digitrec.synthesis.render import LEVELS, PhotoRenderer
+from digitrec.synthesis.render import LEVELS, NUMBER_GAPS, PhotoRenderer
 
 _SPLITS = {"train": Side.TRAIN, "val": Side.VAL, "test": Side.TEST}
 
@@ -75,7 +75,7 @@ class SyntheticCamera(Camera):
         split_seed: int | None = None,
         source: str = "embedded",
         styles: list[str] | None = None,
-        gap: tuple[float, float] = (0.12, 0.35),
+        gap: tuple[float, float] = NUMBER_GAPS["spaced"],
     ) -> None:
         if level not in LEVELS:
             raise CameraError(f"camera.level must be one of {LEVELS}, got {level!r}")

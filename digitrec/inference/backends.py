@@ -8,6 +8,7 @@ PyTorch, TorchScript and ONNX Runtime run exactly the same computation.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -26,15 +27,24 @@ class DigitClassifierBackend(Protocol):
     def __call__(self, digits: np.ndarray) -> np.ndarray: ...
 
 
-class DigitProbabilities(nn.Module):
-    """A trained net plus its input scaling and softmax: ``uint8`` digits in, probabilities out."""
+#: inference precisions of :class:`TorchBackend`: the net's weights and activations
+PRECISIONS = {"32": torch.float32, "bf16": torch.bfloat16}
 
-    def __init__(self, net: nn.Module) -> None:
+
+class DigitProbabilities(nn.Module):
+    """A trained net plus its input scaling and softmax: ``uint8`` digits in, probabilities out.
+    ``dtype`` is the net's own (its inputs are cast to it; the softmax is always float32)."""
+
+    def __init__(self, net: nn.Module, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.net = net
+        self.dtype = dtype
 
     def forward(self, digits: Tensor) -> Tensor:
-        return torch.softmax(self.net(to_model_input(digits)), dim=1)
+        inputs = to_model_input(digits)
+        if self.dtype != torch.float32:  # a Python constant: exported graphs stay float32
+            inputs = inputs.to(self.dtype)
+        return torch.softmax(self.net(inputs).float(), dim=1)
 
 
 class ScriptedBackend:
@@ -59,14 +69,38 @@ class TorchBackend(ScriptedBackend):
 
     With ``optimize`` (the default) the net runs with its BatchNorms folded into the layers
     before them and NHWC memory layout: same outputs, about 1.5x faster on one crop.
+    ``precision="bf16"`` runs it in bfloat16 (weights and activations): on a CPU with native
+    bfloat16 (AVX512-BF16, AMX) batches run 2-3x faster, the probabilities differ from float32's
+    by up to about 0.015; elsewhere it is slower, and a warning says so.
     """
 
     def __init__(
-        self, net: nn.Module, device: str | torch.device | None = None, optimize: bool = True
+        self,
+        net: nn.Module,
+        device: str | torch.device | None = None,
+        optimize: bool = True,
+        precision: str = "32",
     ) -> None:
         device = torch.device(device or "cpu")
+        dtype = precision_dtype(precision)
         net = for_inference(net, device) if optimize else net.to(device)
-        super().__init__(DigitProbabilities(net).eval(), device)
+        if dtype != torch.float32:
+            # PyTorch has no public query for a CPU's native bfloat16 (oneDNN's own check)
+            if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                warnings.warn(
+                    "precision=bf16: this CPU has no native bfloat16; it runs slower than 32",
+                    stacklevel=2,
+                )
+            net = net.to(dtype)
+        super().__init__(DigitProbabilities(net, dtype).eval(), device)
+
+
+def precision_dtype(precision: str | int) -> torch.dtype:
+    """The dtype of an inference ``precision`` ("32" or "bf16"); a one-line error otherwise."""
+    dtype = PRECISIONS.get(str(precision))
+    if dtype is None:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return dtype
 
 
 class OnnxBackend:

@@ -18,6 +18,7 @@ from digitrec.inference.backends import (
     OnnxBackend,
     ScriptedBackend,
     TorchBackend,
+    precision_dtype,
 )
 from digitrec.inference.decision import decide_one
 from digitrec.inference.inputs import InputPreprocessing
@@ -108,16 +109,26 @@ class Recognizer:
         path: str | Path,
         device: str | None = None,
         preprocess: Mapping[str, Any] | None = None,
+        precision: str = "32",
         **kwargs: Any,
     ) -> Recognizer:
         """Load any model file by its name: ``*.onnx`` (ONNX Runtime), ``*.torchscript.pt``
-        (TorchScript), anything else a training checkpoint (``*.ckpt``)."""
+        (TorchScript), anything else a training checkpoint (``*.ckpt``). ``precision="bf16"``
+        (checkpoints only) runs the net in bfloat16: see :class:`TorchBackend`."""
         name = str(path).lower()
+        exported = name.endswith((".onnx", ".torchscript.pt"))
+        if exported and str(precision) != "32":
+            raise ValueError(
+                f"precision={precision} applies to training checkpoints; {str(path)!r} is an "
+                "export, which runs as exported (float32)"
+            )
         if name.endswith(".onnx"):
             return cls.from_onnx(path, preprocess=preprocess, **kwargs)
         if name.endswith(".torchscript.pt"):
             return cls.from_torchscript(path, device=device, preprocess=preprocess, **kwargs)
-        return cls.from_checkpoint(path, device=device, preprocess=preprocess, **kwargs)
+        return cls.from_checkpoint(
+            path, device=device, preprocess=preprocess, precision=precision, **kwargs
+        )
 
     @classmethod
     def from_checkpoint(
@@ -125,13 +136,16 @@ class Recognizer:
         path: str | Path,
         device: str | None = None,
         preprocess: Mapping[str, Any] | None = None,
+        precision: str = "32",
         **kwargs: Any,
     ) -> Recognizer:
-        """Load a training checkpoint (weights only: no code in the file is run)."""
+        """Load a training checkpoint (weights only: no code in the file is run); the net runs
+        in ``precision`` ("32", or "bf16": see :class:`TorchBackend`)."""
+        precision_dtype(precision)  # a bad value fails before the file is read
         state = read_checkpoint(path)
         net, hparams = net_from_checkpoint(state, path)
         return cls._assemble(
-            TorchBackend(net, device),
+            TorchBackend(net, device, precision=precision),
             path,
             hparams.get("preprocess"),
             preprocess,

@@ -26,7 +26,7 @@ def build(cfg: DictConfig):
 
     if cfg.max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0, got {cfg.max_upload_mb!r}")
-    recognizer = Recognizer.load(cfg.model_path)
+    recognizer = Recognizer.load(cfg.model_path, precision=cfg.get("precision", "32"))
     writer = CaptureWriter(
         ensure_writable_root(cfg.capture_root), cfg.session, cfg.image_format, {"source": "browser"}
     )

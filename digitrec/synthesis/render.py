@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 
 LEVELS = ("clean", "medium", "hard")
+#: gaps between a number's digits, in digit heights: as people space them, and touching or
+#: overlapping neighbours (the benchmarks' two kinds of number)
+NUMBER_GAPS = {"spaced": (0.12, 0.35), "touching": (-0.12, 0.02)}
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class PhotoRenderer:
         digits: Sequence[np.ndarray],
         labels: Sequence[int],
         rng: np.random.Generator,
-        gap: tuple[float, float] = (0.12, 0.35),
+        gap: tuple[float, float] = NUMBER_GAPS["spaced"],
     ) -> RenderedFrame:
         """Render ``digits`` (28x28 white-on-black arrays) as one written number, ``gap`` (a
         range, in digit heights) apart: a negative gap makes neighbours touch or overlap.
