@@ -70,6 +70,10 @@ def test_pieces_are_labelled_by_the_digit_boxes_they_match():
     assert label_piece((0, 0, 10, 12), digits) == NOT_ONE_DIGIT  # a fragment
     assert label_piece((0, 0, 30, 40), digits) == NOT_ONE_DIGIT  # a digit and a half
     assert label_piece((0, 0, 27, 40), digits) is None  # neither clearly: left out
+    three = ((0, 0, 20, 40), (18, 0, 22, 40), (38, 0, 20, 40))
+    assert label_piece((17, 0, 23, 40), three) == 1  # the middle digit, slivers either side
+    assert label_piece((18, 0, 40, 40), three) == NOT_ONE_DIGIT  # the last two
+    assert label_piece((0, 0, 58, 40), three) == NOT_ONE_DIGIT  # all three
 
 
 def test_touching_pairs_give_digits_and_not_one_digit_crops():
@@ -92,6 +96,20 @@ def test_touching_pairs_give_digits_and_not_one_digit_crops():
             ["clean"],
             {"_target_": "digitrec.preprocess.GuidePreprocessor"},
         )
+
+
+def test_touching_triples_give_middle_digits_and_bad_counts_fail():
+    embedded, embedded_labels = load_embedded_digits()
+    picks = [int(np.flatnonzero(embedded_labels == d)[0]) for d in (0, 3, 7)]
+    images, labels = torch.from_numpy(embedded[picks]), torch.tensor([0, 3, 7])
+    crops, crop_labels = render_touching_pairs(images, labels, 20, ["clean"], MNIST, 1, [3, 3])
+    found = crop_labels.tolist()
+    assert crops.shape[1:] == (28, 28) and NOT_ONE_DIGIT in found
+    # every digit of the three is cut out of some photo, whichever place it was written in
+    assert {0, 3, 7} <= set(found)
+    for bad in (1, [3, 2], [2, 3, 4]):
+        with pytest.raises(ValueError, match=r"data.touching_digits must be >= 2 or \[min, max\]"):
+            render_touching_pairs(images, labels, 1, ["clean"], MNIST, 1, bad)
 
 
 def test_not_one_digit_is_trained_towards_equal_probabilities_and_never_scored():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from digitrec.data.folder import scan_digit_folder
 from digitrec.data.handwriting import load_or_draw_handwriting
 from digitrec.data.photo import load_or_render_photo_copies
 from digitrec.data.split import Side, assign_sides
-from digitrec.data.touching import load_or_render_touching_pairs
+from digitrec.data.touching import load_or_render_touching_pairs, touching_digit_range
 from digitrec.preprocess.config import preprocess_config_dict
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,7 @@ class FolderDataModule(DigitDataModule):
         synthetic_per_digit: int = 0,
         synthetic_exclude: tuple[str, ...] = (),
         touching_pairs: int = 0,
+        touching_digits: int | Sequence[int] = 2,
         **common: Any,
     ) -> None:
         super().__init__(**common)
@@ -245,6 +246,7 @@ class FolderDataModule(DigitDataModule):
             if value < 0:
                 raise ValueError(f"data.{key} must be >= 0, got {value}")
         self.touching_pairs = int(touching_pairs)
+        self.touching_digits = touching_digit_range(touching_digits)
         self.synthetic_per_digit = int(synthetic_per_digit)
         self.synthetic_exclude = tuple(synthetic_exclude)
         self.photo_copies = int(photo_copies)
@@ -316,6 +318,7 @@ class FolderDataModule(DigitDataModule):
                 self.preprocess,
                 self.cache_dir,
                 self.seed,
+                self.touching_digits,
             )
             images = torch.cat([images, pair_images])
             labels = torch.cat([labels, pair_labels])

@@ -39,27 +39,38 @@ PAIR_GAP = (-0.15, 0.02)
 _MATCH = 0.75
 _OTHER = 0.25
 _FRAGMENT = 0.5
-# crops kept per photo: the digits found whole, and at most this many fragments
-_FRAGMENTS_PER_PAIR = 2
+# crops kept per run of touching digits: the digits found whole, the run whole, and at most
+# this many fragments
+_FRAGMENTS_PER_RUN = 2
 
 
 def label_piece(
     piece: tuple[int, int, int, int], digits: Sequence[tuple[int, int, int, int]]
 ) -> int | None:
-    """Which of the two ``digits`` boxes a piece's box holds (all boxes ``x, y, w, h``): its
-    index, ``NOT_ONE_DIGIT`` for both or a fragment of either, None where it is neither
-    clearly (left out)."""
-    both = _union(*digits)
-    if box_iou(piece, both) >= _MATCH and min(box_iou(piece, d) for d in digits) < _MATCH:
-        return NOT_ONE_DIGIT
-    first, second = (box_iou(piece, d) for d in digits)
-    if first >= _MATCH and second <= _OTHER:
-        return 0
-    if second >= _MATCH and first <= _OTHER:
-        return 1
-    if max(first, second) <= _FRAGMENT:
+    """Which of the written ``digits`` (boxes, left to right) a piece's box holds (all boxes
+    ``x, y, w, h``): its index, ``NOT_ONE_DIGIT`` for two or more neighbours or a fragment,
+    None where it is neither clearly (left out)."""
+    matches = [box_iou(piece, d) for d in digits]
+    best = int(np.argmax(matches))
+    if matches[best] < _MATCH:
+        neighbours = (
+            _union(*digits[a:b]) for a in range(len(digits)) for b in range(a + 2, len(digits) + 1)
+        )
+        if any(box_iou(piece, union) >= _MATCH for union in neighbours):
+            return NOT_ONE_DIGIT
+    elif all(m <= _OTHER for k, m in enumerate(matches) if k != best):
+        return best
+    if matches[best] <= _FRAGMENT:
         return NOT_ONE_DIGIT
     return None
+
+
+def touching_digit_range(digits: int | Sequence[int]) -> tuple[int, int]:
+    """``data.touching_digits`` as ``(fewest, most)``: an int or ``[min, max]``, at least 2."""
+    values = [digits, digits] if isinstance(digits, int) else list(digits)
+    if len(values) != 2 or not 2 <= values[0] <= values[1]:
+        raise ValueError(f"data.touching_digits must be >= 2 or [min, max], got {digits!r}")
+    return int(values[0]), int(values[1])
 
 
 def _union(*boxes: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -75,9 +86,13 @@ def render_touching_pairs(
     levels: Sequence[str],
     preprocess: Mapping[str, Any],
     seed: int = 0,
+    digits: int | Sequence[int] = 2,
 ) -> tuple[Tensor, Tensor]:
-    """Crops (``uint8 (N, 28, 28)``) and labels from ``count`` photos of two random digits of
-    ``images`` (28x28 white on black) written touching or overlapping (see the module)."""
+    """Crops (``uint8 (N, 28, 28)``) and labels from ``count`` photos of random digits of
+    ``images`` (28x28 white on black) written touching or overlapping (see the module):
+    ``digits`` per photo, or ``[min, max]``. With three, the middle digit's pieces carry
+    slivers of neighbours on both sides, as inside a longer number."""
+    fewest, most = touching_digit_range(digits)
     preprocessor = build_preprocessor(preprocess)
     if not isinstance(preprocessor, DigitFinder):
         raise ValueError(
@@ -88,27 +103,29 @@ def render_touching_pairs(
 
     def one(k: int) -> list[tuple[np.ndarray, int]]:
         rng = np.random.default_rng([seed, k])
-        pair = rng.choice(len(labels), size=2, replace=False)
+        size = fewest if fewest == most else int(rng.integers(fewest, most + 1))
+        chosen = rng.choice(len(labels), size=size, replace=False)
         renderer = renderers[int(rng.integers(len(renderers)))]
         frame = renderer.render(
-            [images[i].numpy() for i in pair], [int(labels[i]) for i in pair], rng, PAIR_GAP
+            [images[i].numpy() for i in chosen], [int(labels[i]) for i in chosen], rng, PAIR_GAP
         )
-        runs = preprocessor.segment_runs(frame.image)
-        if len(runs) != 1:
-            return []  # the digits were found apart (or not at all): nothing to judge
-        run = runs[0]
-        crops = [(run.whole.image, label_piece(run.whole.box, frame.boxes))]
-        last = len(run.cuts) - 1
-        for i in range(last):
-            for j in range(i + 1, last + 1):
-                if (i, j) != (0, last) and (piece := run.piece(i, j)) is not None:
-                    crops.append((piece.image, label_piece(piece.box, frame.boxes)))
-        digits = [(c, int(labels[pair[w]])) for c, w in crops if w is not None and w >= 0]
-        fragments = [(c, NOT_ONE_DIGIT) for c, w in crops[1:] if w == NOT_ONE_DIGIT]
-        if crops[0][1] == NOT_ONE_DIGIT:
-            digits.append((crops[0][0], NOT_ONE_DIGIT))
-        picked = rng.permutation(len(fragments))[:_FRAGMENTS_PER_PAIR]
-        return digits + [fragments[p] for p in picked]
+        crops = []
+        for run in preprocessor.segment_runs(frame.image):
+            if label_piece(run.whole.box, frame.boxes) != NOT_ONE_DIGIT:
+                continue  # a digit found alone (or not clearly): nothing to judge
+            pieces = [
+                (piece.image, label_piece(piece.box, frame.boxes))
+                for i in range(len(run.cuts) - 1)
+                for j in range(i + 1, len(run.cuts))
+                if (i, j) != (0, len(run.cuts) - 1) and (piece := run.piece(i, j)) is not None
+            ]
+            fragments = [image for image, w in pieces if w == NOT_ONE_DIGIT]
+            picked = rng.permutation(len(fragments))[:_FRAGMENTS_PER_RUN]
+            found = [(image, w) for image, w in pieces if w is not None and w >= 0]
+            crops += [(image, int(labels[chosen[w]])) for image, w in found]
+            crops += [(run.whole.image, NOT_ONE_DIGIT)]
+            crops += [(fragments[f], NOT_ONE_DIGIT) for f in picked]
+        return crops
 
     results = list(threaded_map(one, range(count), f"photographing {count} touching pairs"))
     crops = [crop for result in results for crop in result]
@@ -128,6 +145,7 @@ def load_or_render_touching_pairs(
     preprocess: Mapping[str, Any],
     cache_dir: str | Path,
     seed: int = 0,
+    digits: int | Sequence[int] = 2,
 ) -> tuple[Tensor, Tensor]:
     """:func:`render_touching_pairs`, cached by the source pixels, every setting and the
     preprocessing's and the cuts' code versions."""
@@ -139,11 +157,12 @@ def load_or_render_touching_pairs(
         "runs_code": RUNS_VERSION,
         "gap": PAIR_GAP,
         "seed": seed,
+        "digits": list(touching_digit_range(digits)),
     }
     return load_or_build_digits(
         cache_dir,
         "touching",
         settings,
-        lambda: render_touching_pairs(images, labels, count, levels, preprocess, seed),
+        lambda: render_touching_pairs(images, labels, count, levels, preprocess, seed, digits),
         sources=(images, labels),
     )
