@@ -16,6 +16,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from digitrec.data.labels import NOT_ONE_DIGIT
+from digitrec.utils.cuda_check import restore_nvml_cuda_check, suspend_nvml_cuda_check
 
 #: the checkpoint key of the best validation accuracy so far (a resumed run goes on from it)
 _BEST_KEY = "digitrec_val_acc_best"
@@ -120,6 +121,7 @@ class DigitClassifier(L.LightningModule):
         )
         self.val_acc_best = MaxMetric()
         self._resumed_best: Tensor | None = None
+        self._nvml_check: str | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -148,6 +150,14 @@ class DigitClassifier(L.LightningModule):
         spread_loss = -(log_p.mean(dim=1) + math.log(logits.shape[1]))
         loss = torch.where(labels == NOT_ONE_DIGIT, spread_loss, digit_loss).mean()
         return loss, logits, labels
+
+    def on_fit_start(self) -> None:
+        # every process is launched by now: GPU checks need not avoid initialising CUDA
+        self._nvml_check = suspend_nvml_cuda_check()
+
+    def on_fit_end(self) -> None:
+        restore_nvml_cuda_check(self._nvml_check)
+        self._nvml_check = None
 
     def on_train_start(self) -> None:
         # the sanity check must not count towards the best validation accuracy; a resumed run

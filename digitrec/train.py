@@ -28,6 +28,7 @@ from digitrec.data.split import Side
 from digitrec.loggers import MissingExtraError, job_overrides, log_run_config, log_run_summary
 from digitrec.run_record import record_config, resume_arguments
 from digitrec.utils.cli import user_errors
+from digitrec.utils.cuda_check import nvml_cuda_check_kept
 from digitrec.utils.instantiate import instantiate_named
 from digitrec.utils.malloc import tune_glibc_malloc
 
@@ -195,7 +196,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     resume_from = _resume_path(cfg.get("ckpt_path"), output_dir, model)
     began = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        with nvml_cuda_check_kept():  # the module suspends it while it trains
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     except SIGTERMException:
         # Lightning stops cleanly on SIGTERM but exits 0, which a scheduler takes for success:
         # record the interruption and exit as a terminated process does

@@ -10,7 +10,12 @@ embedded data's 80% training split and evaluates on its 20% test split after eve
   model summary, timer) and CSV logging. Its epoch time is the ``Timer`` callback's, from the
   first to the end of the last epoch; "whole fit" adds loading the cache and the sanity check.
 
-    python scripts/bench_train.py [--repeats 3] [extra Hydra overrides for the digitrec run...]
+The plain loops run as in a process that never imported Lightning (which sets
+``PYTORCH_NVML_BASED_CUDA_CHECK=1``, slowing every Adam step: see ``digitrec.utils.cuda_check``).
+With ``--callback-costs`` one more digitrec run is timed by Lightning's ``SimpleProfiler``:
+what each default callback's hooks cost, and the training loop's own parts.
+
+    python scripts/bench_train.py [--repeats 3] [--callback-costs] [extra Hydra overrides...]
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import argparse
 import tempfile
 import time
 from functools import partial
+from typing import ClassVar
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.pytorch.profilers import SimpleProfiler
 from rich.console import Console
 from rich.table import Table
 
@@ -32,6 +39,7 @@ from digitrec.data import Side
 from digitrec.data.batches import to_model_input
 from digitrec.nets import GuideCNN
 from digitrec.train import train
+from digitrec.utils.cuda_check import restore_nvml_cuda_check, suspend_nvml_cuda_check
 from digitrec.utils.malloc import tune_glibc_malloc
 
 
@@ -88,6 +96,11 @@ def main() -> None:
         action="store_false",
         help="leave glibc's allocator at its defaults for every run",
     )
+    parser.add_argument(
+        "--callback-costs",
+        action="store_true",
+        help="also profile one digitrec run: what each default callback costs",
+    )
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for the digitrec run")
     args = parser.parse_args()
 
@@ -108,7 +121,9 @@ def main() -> None:
     times: dict[str, list[tuple[float, ...]]] = {name: [] for name in [*baselines, "digitrec"]}
     for _ in range(args.repeats):  # interleaved, so drifting machine load hits all alike
         for name, (make_optimizer, channels_last) in baselines.items():
+            lightning_setting = suspend_nvml_cuda_check()
             times[name].append(plain_loop(dm, epochs, batch, make_optimizer, channels_last, seed))
+            restore_nvml_cuda_check(lightning_setting)
         times["digitrec"].append(digitrec_fit(overrides))
 
     ours = times["digitrec"]
@@ -133,8 +148,81 @@ def main() -> None:
         f"{ours[-1][2]:.4f}",
         "1.000",
     )
-    Console().print(table)
+    console = Console(width=max(Console().width, 110))
+    console.print(table)
     print("target: digitrec / plain <= 1.15")
+    if args.callback_costs:
+        console.print(callback_costs(overrides))
+
+
+#: callback hooks that run before the first epoch or after the last
+_OUTSIDE_EPOCHS = {
+    "setup",
+    "teardown",
+    "on_fit_start",
+    "on_fit_end",
+    "on_train_start",
+    "on_train_end",
+}
+
+
+class RecordingProfiler(SimpleProfiler):
+    """Lightning's simple profiler, kept where this script can read its figures afterwards."""
+
+    made: ClassVar[list[RecordingProfiler]] = []
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        RecordingProfiler.made.append(self)
+
+
+def callback_costs(overrides: list[str]) -> Table:
+    """Where digitrec's epochs go, from one run timed by Lightning's ``SimpleProfiler``: the
+    net's work, Lightning's loop around it, validation, and each default callback's hooks."""
+    with tempfile.TemporaryDirectory() as report:
+        profiler = [
+            f"+trainer.profiler._target_={__name__}.RecordingProfiler",
+            f"+trainer.profiler.dirpath={report}",
+            "+trainer.profiler.filename=fit",
+        ]
+        epochs, _, _ = digitrec_fit([*overrides, *profiler])
+    recorded = RecordingProfiler.made[-1].recorded_durations
+    total = {action: sum(durations) for action, durations in recorded.items()}
+    step = total["[LightningModule]DigitClassifier.optimizer_step"]
+    forward = total["[Strategy]SingleDeviceStrategy.training_step"]
+    backward = total["[Strategy]SingleDeviceStrategy.backward"]
+    parts = {
+        "training_step (forward, loss, metrics)": forward,
+        "backward": backward,
+        "optimizer (fused Adam)": step - forward - backward,
+        "Lightning's batch loop around them": total["run_training_batch"] - step,
+        "fetching training batches": total["[_TrainingEpochLoop].train_dataloader_next"],
+        "validation steps": total["[Strategy]SingleDeviceStrategy.validation_step"],
+    }
+    outside: dict[str, float] = {}
+    for action, seconds in total.items():
+        if action.startswith("[Callback]"):
+            name, hook = action.removeprefix("[Callback]").rsplit(".", 1)
+            part = f"callback {name.split('{')[0]}"
+            # set-up, tear-down, the sanity check and testing are not part of the epochs
+            if hook in _OUTSIDE_EPOCHS or hook.startswith(("on_test", "on_sanity")):
+                outside[part] = outside.get(part, 0.0) + seconds
+            else:
+                parts[part] = parts.get(part, 0.0) + seconds
+    parts["(of ModelCheckpoint: writing the files)"] = total.get("save_checkpoint", 0.0)
+    table = Table(title=f"one run, profiled: {epochs:.2f} s of epochs (the profiler's own cost in)")
+    for column in ("part", "in the epochs (s)", "per epoch (ms)", "share", "outside them (s)"):
+        table.add_column(column)
+    count = len(recorded["run_training_epoch"])
+    for part, seconds in parts.items():
+        table.add_row(
+            part,
+            f"{seconds:.3f}",
+            f"{seconds / count * 1000:.1f}",
+            f"{seconds / epochs:.1%}",
+            f"{outside[part]:.3f}" if part in outside else "",
+        )
+    return table
 
 
 if __name__ == "__main__":

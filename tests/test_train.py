@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from digitrec.module import DigitClassifier
 from digitrec.train import optimized_value, train
+from digitrec.utils.cuda_check import NVML_CHECK
 
 
 def test_fast_dev_run_writes_metrics_and_config(make_cfg, tmp_path):
@@ -300,3 +302,23 @@ def test_no_test_split_trains_and_says_it_is_not_tested(make_cfg, caplog):
     assert summary["tested_checkpoint"] is None
     assert not any(k.startswith("test/") for k in summary["metrics"])
     assert any("not tested" in r.getMessage() for r in caplog.records)
+
+
+def test_training_steps_check_for_gpus_without_nvml_and_restore_it(make_cfg, monkeypatch):
+    # Lightning sets the NVML check on import; Adam's per-step GPU check then reloads NVML
+    monkeypatch.setenv(NVML_CHECK, "1")
+    seen: list[str | None] = []
+    original = DigitClassifier.training_step
+
+    def probe(self, batch, batch_idx):
+        seen.append(os.environ.get(NVML_CHECK))
+        if batch_idx == 0 and len(seen) > 1:
+            raise RuntimeError("a failing step")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(DigitClassifier, "training_step", probe)
+    train(make_cfg("debug=fdr"))
+    assert seen == [None] and os.environ[NVML_CHECK] == "1"
+    with pytest.raises(RuntimeError, match="a failing step"):  # restored after a failed fit too
+        train(make_cfg("debug=fdr"))
+    assert seen == [None, None] and os.environ[NVML_CHECK] == "1"
