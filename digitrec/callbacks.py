@@ -13,7 +13,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, RichProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -72,6 +72,39 @@ class RNGStateCheckpoint(Callback):
         random.setstate(
             (python_state["version"], tuple(python_state["state"]), python_state["gauss"])
         )
+
+
+class ThrottledRichProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, its training bar and metrics updated every
+    ``every_n_batches`` batches and at the end of an epoch.
+
+    Lightning's updates both on every batch whatever its ``refresh_rate`` (rich's redraws per
+    second): 6% of an epoch of the guide's CNN on a 2-core CPU, where a step takes 5 ms.
+    """
+
+    def __init__(self, every_n_batches: int = 10, **kwargs: Any) -> None:
+        if every_n_batches < 1:
+            raise ValueError(
+                f"callbacks.rich_progress_bar.every_n_batches must be >= 1, got {every_n_batches}"
+            )
+        super().__init__(**kwargs)
+        self.every_n_batches = int(every_n_batches)
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        done = batch_idx + 1
+        if (
+            done % self.every_n_batches == 0
+            or done == self.total_train_batches
+            or self.train_progress_bar_id is None  # the first batch after a mid-epoch restart
+        ):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class SaveOnInterrupt(Callback):

@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -82,3 +83,30 @@ def test_past_max_requeues_it_saves_and_trains_on(
     assert summary["epochs"] == 2 and not slurm_job.exists()  # never asked SLURM
     assert (run / "hpc_ckpt_1.ckpt").is_file()
     assert "job 4242 not requeued: it was requeued 2 times already" in caplog_digitrec.text
+
+
+def test_throttled_progress_bar_updates_every_n_batches_and_at_the_end(monkeypatch, tmp_path):
+    from lightning.pytorch.callbacks import RichProgressBar
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from digitrec.callbacks import ThrottledRichProgressBar
+
+    updated: list[int] = []
+    monkeypatch.setattr(
+        RichProgressBar, "on_train_batch_end", lambda self, *a, **k: updated.append(a[-1] + 1)
+    )
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_train_batches=23,
+        limit_val_batches=0,
+        callbacks=[ThrottledRichProgressBar(every_n_batches=10)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(BoringModel())
+    # every 10th batch and each epoch's last
+    assert updated == [10, 20, 23] * 2
+    with pytest.raises(ValueError, match=r"every_n_batches must be >= 1, got 0"):
+        ThrottledRichProgressBar(every_n_batches=0)
