@@ -61,6 +61,16 @@ def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+def digit_or_spread_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy for digits; for crops that are not one digit (``NOT_ONE_DIGIT``, training
+    only), the KL divergence of the prediction from equal probabilities. Branch-free, so it
+    never waits for a device."""
+    log_p = F.log_softmax(logits, dim=1)
+    digit_loss = -log_p.gather(1, labels.clamp(min=0)[:, None])[:, 0]
+    spread_loss = -(log_p.mean(dim=1) + math.log(logits.shape[1]))
+    return torch.where(labels == NOT_ONE_DIGIT, spread_loss, digit_loss).mean()
+
+
 class DigitClassifier(L.LightningModule):
     """Trains ``net`` (an ``nn.Module``: (N, 1, 28, 28) -> (N, 10) logits) with cross-entropy.
 
@@ -143,13 +153,11 @@ class DigitClassifier(L.LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         images, labels = batch
         logits = self(images)
-        log_p = F.log_softmax(logits, dim=1)
-        # cross-entropy for digits; for crops that are not one digit (training only), the KL
-        # divergence of the prediction from equal probabilities (no branch: no device sync)
-        digit_loss = -log_p.gather(1, labels.clamp(min=0)[:, None])[:, 0]
-        spread_loss = -(log_p.mean(dim=1) + math.log(logits.shape[1]))
-        loss = torch.where(labels == NOT_ONE_DIGIT, spread_loss, digit_loss).mean()
-        return loss, logits, labels
+        # on the CPU a batch of digits only takes the fused cross-entropy (the same loss, 0.3 ms
+        # less of a 3 ms step of the guide's CNN); on a GPU, looking would wait for the device
+        if labels.device.type == "cpu" and not bool((labels == NOT_ONE_DIGIT).any()):
+            return F.cross_entropy(logits, labels), logits, labels
+        return digit_or_spread_loss(logits, labels), logits, labels
 
     def on_fit_start(self) -> None:
         # every process is launched by now: GPU checks need not avoid initialising CUDA

@@ -11,7 +11,7 @@ from digitrec.data.embedded import load_embedded_digits
 from digitrec.data.labels import NOT_ONE_DIGIT
 from digitrec.data.split import Side
 from digitrec.data.touching import label_piece, render_touching_pairs
-from digitrec.module import DigitClassifier
+from digitrec.module import DigitClassifier, digit_or_spread_loss
 from digitrec.preprocess import InkRun
 from digitrec.preprocess.runs import DigitCrop
 
@@ -129,6 +129,20 @@ def test_not_one_digit_is_trained_towards_equal_probabilities_and_never_scored()
     scored[0, 3] = scored[2, 0] = 5.0
     model.val_acc.update(scored, labels)
     assert model.val_acc.compute() == pytest.approx(0.5)  # 1 of the 2 digits; -1s not counted
+
+
+def test_a_batch_of_digits_only_takes_the_fused_cross_entropy_with_the_same_loss():
+    model = DigitClassifier(net=SEED_CNN, optimizer=ADAM)
+    images = torch.rand(6, 1, 28, 28)
+    digits = torch.tensor([3, 1, 4, 1, 5, 9])
+    loss, logits, _ = model._step((images, digits))
+    assert torch.allclose(loss, digit_or_spread_loss(logits, digits), atol=1e-6)
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits, digits))
+    mixed = digits.clone()
+    mixed[2] = NOT_ONE_DIGIT  # then the loss also spreads that crop's probabilities
+    loss, logits, _ = model._step((images, mixed))
+    assert torch.allclose(loss, digit_or_spread_loss(logits, mixed))
+    assert not torch.allclose(loss, torch.nn.functional.cross_entropy(logits, mixed.clamp(min=0)))
 
 
 def test_data_option_adds_touching_pair_crops_to_training_only(small_folder_data):
