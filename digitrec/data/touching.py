@@ -32,6 +32,8 @@ from digitrec.synthesis.render import PhotoRenderer
 from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
+#: bump whenever the labelling of the pieces changes (the cached crops are keyed by it)
+LABELS_VERSION = 1
 # neighbours from a clear overlap to barely apart, in digit heights (the renderer's ``gap``)
 PAIR_GAP = (-0.15, 0.02)
 # a piece is a digit when its box matches the digit's this well (intersection over union) and
@@ -155,6 +157,7 @@ def load_or_render_touching_pairs(
         "preprocess": dict(preprocess),
         "code": PREPROCESS_VERSION,
         "runs_code": RUNS_VERSION,
+        "labels_code": LABELS_VERSION,
         "gap": PAIR_GAP,
         "seed": seed,
         "digits": list(touching_digit_range(digits)),
