@@ -63,3 +63,52 @@ def test_read_boxes_stay_left_to_right(recognizer):
         xs = [p.box[0] for p in recognizer.read(frame.image).digits]
         assert xs == sorted(xs)
     assert np.all([p.box is not None for p in recognizer.read(frame.image).digits])
+
+
+def test_the_search_keeps_the_pieces_of_the_best_joint_reading():
+    """Against every way of cutting each run (all paths over its cuts), scored the same way,
+    with a stand-in net whose readings depend on the pixels only."""
+    from itertools import combinations, pairwise
+
+    from digitrec.inference.numbers import _MAX_PIECE_WIDTH, _fit, choose_pieces
+    from digitrec.preprocess.runs import MIN_PIECE_WIDTH
+
+    def probabilities(digits: np.ndarray) -> np.ndarray:
+        rows = []
+        for digit in digits:
+            rng = np.random.default_rng(int(digit.astype(np.int64).sum() * 7919 + digit[14, 14]))
+            logits = rng.normal(0.0, 3.0, 10)
+            rows.append(np.exp(logits) / np.exp(logits).sum())
+        return np.asarray(rows, np.float32)
+
+    numbers = SyntheticCamera(
+        level="clean", digits_per_frame=[3, 4], gap=(-0.15, 0.0), seed=4, max_frames=6
+    )
+    frames = touching_pairs(8) + list(numbers.frames())
+    runs = [run for frame in frames for run in PRE.segment_runs(frame.image) if run.cuts]
+    assert len(runs) >= 10 and max(len(run.cuts) for run in runs) >= 6
+    for run, chosen in zip(runs, choose_pieces(runs, probabilities), strict=True):
+        last, height = len(run.cuts) - 1, run.height
+        whole = probabilities(run.whole.image[None])[0]
+        if whole.max() >= 0.99:
+            continue  # read whole, never cut
+        best = None
+        for inner in (c for n in range(last) for c in combinations(range(1, last), n)):
+            stops = (0, *inner, last)
+            score, reads = 0.0, []
+            for i, j in pairwise(stops):
+                width = run.cuts[j] - run.cuts[i]
+                if (i, j) == (0, last):
+                    read = (run.whole, whole)
+                elif MIN_PIECE_WIDTH * height <= width <= _MAX_PIECE_WIDTH * height and (
+                    piece := run.piece(i, j)
+                ):
+                    read = (piece, probabilities(piece.image[None])[0])
+                else:
+                    break
+                score += min(0.0, _fit(read[1], width, height))
+                reads.append(read)
+            else:
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, reads)
+        assert [c.box for c, _ in chosen] == [c.box for c, _ in best[1]]

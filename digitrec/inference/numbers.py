@@ -1,19 +1,26 @@
 """Reading a run of ink that may hold several touching digits: the cuts the net agrees with.
 
 A run wide enough for two digits is cut at some of its candidate columns
-(:attr:`~digitrec.preprocess.InkRun.cuts`); every piece between two cuts is classified, and the
-pieces kept are those the net reads with the highest joint confidence (a dynamic programme over
-the cut positions), the run whole being one of the choices. Two things keep clear single digits
-whole: a net trained with ``data.touching_pairs`` is unsure of fragments and of touching pairs
-read as one crop, and a piece wider than a digit is written pays for its width. Measured on
-rendered numbers (``scripts/bench_generalise.py``): spaced numbers are read as they were read
+(:attr:`~digitrec.preprocess.InkRun.cuts`); the pieces kept are those the net reads with the
+highest joint confidence, the run whole being one of the choices. Two things keep clear single
+digits whole: a net trained with ``data.touching_pairs`` is unsure of fragments and of touching
+pairs read as one crop, and a piece wider than a digit is written pays for its width. Measured
+on rendered numbers (``scripts/bench_generalise.py``): spaced numbers are read as they were read
 whole, and most touching ones are cut right.
+
+The best pieces are found by a shortest-path search over the cuts (Dijkstra's: each piece costs
+its negative log-confidence plus its width cost, never below zero), which renders and classifies
+only the pieces starting at cuts the search reaches: with a confident reading in hand, pieces
+the net would read with little confidence are never made. The runs of a number are searched
+side by side, each round's pieces classified in one batch.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,33 +53,80 @@ def choose_pieces(
         return []
     whole = probabilities(np.stack([r.whole.image for r in runs]))
     choices: list[list[Read]] = [[(r.whole, p)] for r, p in zip(runs, whole, strict=True)]
-    # every piece of every run that may be cut, classified in one batch
-    spans: list[tuple[int, int, int]] = []  # run, first cut, last cut
-    pieces: list[DigitCrop] = []
-    for k, run in enumerate(runs):
-        if not run.cuts or (
-            whole[k].max() >= _SURE and run.cuts[-1] - run.cuts[0] <= _SURE_WIDEST * run.height
-        ):
-            continue
-        last = len(run.cuts) - 1
-        for i in range(last):
-            for j in range(i + 1, last + 1):
-                width = run.cuts[j] - run.cuts[i]
-                plausible = MIN_PIECE_WIDTH * run.height <= width <= _MAX_PIECE_WIDTH * run.height
-                if (i, j) != (0, last) and plausible and (piece := run.piece(i, j)):
-                    spans.append((k, i, j))
-                    pieces.append(piece)
-    if not pieces:
-        return choices
-    piece_probabilities = probabilities(np.stack([p.image for p in pieces]))
-    tables: dict[int, dict[tuple[int, int], Read]] = {}
-    for (k, i, j), piece, p in zip(spans, pieces, piece_probabilities, strict=True):
-        tables.setdefault(k, {})[(i, j)] = (piece, p)
-    for k, table in tables.items():
-        run = runs[k]
-        table[(0, len(run.cuts) - 1)] = choices[k][0]
-        choices[k] = _best_path(table, run)
+    searches = {
+        k: _Search(run, (run.whole, p))
+        for k, (run, p) in enumerate(zip(runs, whole, strict=True))
+        if run.cuts
+        and not (p.max() >= _SURE and run.cuts[-1] - run.cuts[0] <= _SURE_WIDEST * run.height)
+    }
+    while active := [s for s in searches.values() if not s.done]:
+        # every search's next cut: the pieces starting there, classified in one batch
+        wanted = [(s, span, piece) for s in active for span, piece in s.expand()]
+        if wanted:
+            read = probabilities(np.stack([piece.image for _, _, piece in wanted]))
+            for (search, span, piece), p in zip(wanted, read, strict=True):
+                search.relax(span, (piece, p))
+    for k, search in searches.items():
+        choices[k] = search.path()
     return choices
+
+
+@dataclass
+class _Search:
+    """The cheapest pieces from a run's first cut to its last (Dijkstra's search)."""
+
+    run: InkRun
+    whole: Read
+    cost: dict[int, float] = field(default_factory=lambda: {0: 0.0})
+    via: dict[int, tuple[int, Read]] = field(default_factory=dict)
+    queue: list[tuple[float, int]] = field(default_factory=lambda: [(0.0, 0)])
+    settled: set[int] = field(default_factory=set)
+    done: bool = False
+
+    def expand(self) -> list[tuple[tuple[int, int], DigitCrop]]:
+        """Settle the cheapest cut not yet settled and return the pieces starting there to be
+        classified (the run whole is read already); none once the last cut is settled."""
+        last = len(self.run.cuts) - 1
+        while self.queue:
+            cost, i = heapq.heappop(self.queue)
+            if i in self.settled or cost > self.cost[i]:
+                continue
+            self.settled.add(i)
+            if i == last:
+                break
+            if i == 0:
+                self.relax((0, last), self.whole)
+            pieces = []
+            for j in range(i + 1, last + 1):
+                width = self.run.cuts[j] - self.run.cuts[i]
+                if width > _MAX_PIECE_WIDTH * self.run.height:
+                    break
+                plausible = width >= MIN_PIECE_WIDTH * self.run.height and (i, j) != (0, last)
+                if plausible and (piece := self.run.piece(i, j)) is not None:
+                    pieces.append(((i, j), piece))
+            if pieces:
+                return pieces
+        self.done = True
+        return []
+
+    def relax(self, span: tuple[int, int], read: Read) -> None:
+        """Reach cut ``span[1]`` through the piece ``read`` if that is cheaper."""
+        i, j = span
+        width = self.run.cuts[j] - self.run.cuts[i]
+        # a piece read with certainty costs nothing (log(1 + 1e-12) would be a hair below 0)
+        cost = self.cost[i] + max(0.0, -_fit(read[1], width, self.run.height))
+        if cost < self.cost.get(j, math.inf):
+            self.cost[j] = cost
+            self.via[j] = (i, read)
+            heapq.heappush(self.queue, (cost, j))
+
+    def path(self) -> list[Read]:
+        """The pieces of the cheapest way from the first cut to the last, left to right."""
+        reads, j = [], len(self.run.cuts) - 1
+        while j:
+            j, read = self.via[j]
+            reads.append(read)
+        return reads[::-1]
 
 
 def _fit(probabilities: np.ndarray, width: float, height: float) -> float:
@@ -84,20 +138,3 @@ def _width_cost(width: int, height: int) -> float:
     """Log-probability lost by a piece too wide to be one digit."""
     excess = max(0.0, width / max(height, 1) - _DIGIT_ASPECT)
     return (excess / _ASPECT_SPREAD) ** 2
-
-
-def _best_path(table: dict[tuple[int, int], Read], run: InkRun) -> list[Read]:
-    """The pieces from the run's first cut to its last whose joint log-confidence, less each
-    piece's width cost, is highest."""
-    last = len(run.cuts) - 1
-    best: list[tuple[float, list[Read]] | None] = [None] * (last + 1)
-    best[0] = (0.0, [])
-    for j in range(1, last + 1):
-        for i in range(j):
-            if best[i] is None or (i, j) not in table:
-                continue
-            read = table[(i, j)]
-            total = best[i][0] + _fit(read[1], run.cuts[j] - run.cuts[i], run.height)
-            if best[j] is None or total > best[j][0]:
-                best[j] = (total, [*best[i][1], read])
-    return best[last][1]
