@@ -111,6 +111,11 @@ def test_bad_model_or_no_input_is_one_line(photo_checkpoint, tmp_path):
     assert "Traceback" not in missing.stderr
     nothing = run_script("predict.py", tmp_path, f"model_path={photo_checkpoint}")
     assert nothing.returncode == 1 and "nothing to read" in nothing.stderr
+    half = run_script(
+        "predict.py", tmp_path, f"model_path={photo_checkpoint}", "inputs=a.png", "precision=fp16"
+    )
+    assert half.returncode == 1 and "Traceback" not in half.stderr
+    assert "precision must be one of ['32', 'bf16'], got 'fp16'" in half.stderr
 
 
 def test_iter_inputs_expands_files_folders_and_globs(photo_folder, tmp_path):
