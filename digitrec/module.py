@@ -153,8 +153,8 @@ class DigitClassifier(L.LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         images, labels = batch
         logits = self(images)
-        # on the CPU a batch of digits only takes the fused cross-entropy (the same loss, 0.3 ms
-        # less of a 3 ms step of the guide's CNN); on a GPU, looking would wait for the device
+        # on the CPU a batch of digits only takes the fused cross-entropy (the same loss in half
+        # the time: 30 against 72 us forward and backward); on a GPU, looking would wait for it
         if labels.device.type == "cpu" and not bool((labels == NOT_ONE_DIGIT).any()):
             return F.cross_entropy(logits, labels), logits, labels
         return digit_or_spread_loss(logits, labels), logits, labels

@@ -3,7 +3,7 @@
 Importing Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` so that checking for GPUs before
 processes are forked does not initialise CUDA. PyTorch's Adam and AdamW check for a GPU at
 every ``step()``, and through NVML that check loads the NVML library anew each time: on a
-machine without NVIDIA's driver it fails slowly, 0.3-0.4 ms of a 6 ms step of the guide's CNN on
+machine without NVIDIA's driver it fails slowly, 0.3-0.8 ms of a 5-6 ms step of the guide's CNN on
 a 2-core CPU. Once training has started (every process launched) the plain check is safe.
 """
 
