@@ -35,6 +35,7 @@ from digitrec.inference import Recognizer
 from digitrec.inference.evaluation import evaluate_files, read_labels_csv
 from digitrec.report import NO_DIGIT_LABEL
 from digitrec.synthesis.render import NUMBER_GAPS
+from digitrec.utils.threads import for_frame_loops
 
 LEVELS = ("clean", "medium", "hard")
 
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--real", help="a CSV of labelled real photos (path,label)")
     parser.add_argument("--json", help="write every figure to this JSON file")
     args = parser.parse_args()
+    for_frame_loops()  # time frames as the live commands read them
 
     recognizer = Recognizer.load(args.checkpoint)
     console = Console(width=160)

@@ -24,6 +24,7 @@ from digitrec.camera.synthetic import embedded_digits_of_split
 from digitrec.data.photo import boxes_overlap
 from digitrec.inference import Recognizer
 from digitrec.synthesis import HandwritingSynthesizer
+from digitrec.utils.threads import for_frame_loops
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200, help="frames per case")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    for_frame_loops()  # time frames as the live commands read them
 
     recognizer = Recognizer.load(args.checkpoint)
     sources = {

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.inference import Recognizer
+from digitrec.utils.threads import for_frame_loops
 
 GUIDE_PREPROCESS = {"_target_": "digitrec.preprocess.GuidePreprocessor", "size": 28}
 
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1000, help="photos per level")
     parser.add_argument("--seed", type=int, default=0, help="renderer seed")
     args = parser.parse_args()
+    for_frame_loops()  # time frames as the live commands read them
 
     own = Recognizer.from_checkpoint(args.checkpoint)
     reads_with = own.inputs.config["_target_"].rsplit(".", 1)[-1]
