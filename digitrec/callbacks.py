@@ -79,7 +79,7 @@ class ThrottledRichProgressBar(RichProgressBar):
     ``every_n_batches`` batches and at the end of an epoch.
 
     Lightning's updates both on every batch whatever its ``refresh_rate`` (rich's redraws per
-    second): 6% of an epoch of the guide's CNN on a 2-core CPU, where a step takes 5 ms.
+    second): 2-3% of an epoch of the guide's CNN on a 2-core CPU, where a step takes 5 ms.
     """
 
     def __init__(self, every_n_batches: int = 10, **kwargs: Any) -> None:

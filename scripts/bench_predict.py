@@ -29,6 +29,7 @@ from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.config import compose_config
 from digitrec.export import export_checkpoint, export_net
 from digitrec.inference import Recognizer, TorchBackend
+from digitrec.inference.backends import cpu_has_native_bf16
 from digitrec.preprocess import to_gray_uint8
 from digitrec.synthesis.render import NUMBER_GAPS
 from digitrec.utils.threads import for_frame_loops
@@ -126,18 +127,21 @@ def main() -> None:
         onnx_path = Path(tmp) / "model.onnx"
         if args.checkpoint:
             name = Path(args.checkpoint).name
-            eager = Recognizer.from_checkpoint(args.checkpoint)
-            eager_bf16 = Recognizer.from_checkpoint(args.checkpoint, precision="bf16")
             export_checkpoint(args.checkpoint, "onnx", onnx_path)
+
+            def eager(precision: str) -> Recognizer:
+                return Recognizer.from_checkpoint(args.checkpoint, precision=precision)
         else:
             name = f"untrained experiment={args.experiment}"
             net, net_cfg, preprocess = untrained_model(args.experiment)
-            eager = Recognizer(TorchBackend(net), preprocess, name=name)
-            eager_bf16 = Recognizer(TorchBackend(net, precision="bf16"), preprocess, name=name)
             export_net(net, net_cfg, preprocess, "onnx", onnx_path)
-        backends = {"PyTorch eager": eager}
-        if torch.ops.mkldnn._is_mkldnn_bf16_supported():  # bf16 is slower where it is emulated
-            backends["PyTorch eager, precision=bf16"] = eager_bf16
+
+            def eager(precision: str) -> Recognizer:
+                return Recognizer(TorchBackend(net, precision=precision), preprocess, name=name)
+
+        backends = {"PyTorch eager": eager("32")}
+        if cpu_has_native_bf16():  # bf16 is slower where it is emulated
+            backends["PyTorch eager, precision=bf16"] = eager("bf16")
         backends["ONNX Runtime"] = Recognizer.from_onnx(onnx_path)
         frames = [f.image for f in SyntheticCamera(level="medium", max_frames=args.frames, seed=3)]
         numbers = {

@@ -11,6 +11,7 @@ from digitrec.data.embedded import embedded_split, load_embedded_digits
 from digitrec.data.split import Side
 from digitrec.synthesis import HandwritingSynthesizer, style_names
 from digitrec.synthesis.render import LEVELS, NUMBER_GAPS, PhotoRenderer
+from digitrec.utils.counts import count_range
 
 _SPLITS = {"train": Side.TRAIN, "val": Side.VAL, "test": Side.TEST}
 
@@ -96,17 +97,10 @@ class SyntheticCamera(Camera):
         else:
             self.images, self.labels = embedded_digits_of_split(split, split_seed)
             self.by_digit = [np.flatnonzero(self.labels == d) for d in range(10)]
-        span = (
-            (digits_per_frame, digits_per_frame)
-            if isinstance(digits_per_frame, int)
-            else tuple(digits_per_frame)
-        )
-        if len(span) != 2 or not 1 <= span[0] <= span[1]:
-            raise CameraError(
-                "camera.digits_per_frame must be a count >= 1 or [min, max] with 1 <= min <= max, "
-                f"got {digits_per_frame!r}"
-            )
-        self.digits_range = (int(span[0]), int(span[1]))
+        try:
+            self.digits_range = count_range(digits_per_frame, "camera.digits_per_frame")
+        except ValueError as err:
+            raise CameraError(str(err)) from None
         self.max_frames, self.level, self.split, self.seed = max_frames, level, split, seed
         self.rng = np.random.default_rng(seed)
         what = "synthesised handwriting" if source == "handwriting" else f"{split} digits"

@@ -29,6 +29,7 @@ from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
 from digitrec.synthesis.render import PhotoRenderer
+from digitrec.utils.counts import count_range
 from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
@@ -69,10 +70,7 @@ def label_piece(
 
 def touching_digit_range(digits: int | Sequence[int]) -> tuple[int, int]:
     """``data.touching_digits`` as ``(fewest, most)``: an int or ``[min, max]``, at least 2."""
-    values = [digits, digits] if isinstance(digits, int) else list(digits)
-    if len(values) != 2 or not 2 <= values[0] <= values[1]:
-        raise ValueError(f"data.touching_digits must be >= 2 or [min, max], got {digits!r}")
-    return int(values[0]), int(values[1])
+    return count_range(digits, "data.touching_digits", least=2)
 
 
 def _union(*boxes: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

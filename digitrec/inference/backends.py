@@ -85,14 +85,19 @@ class TorchBackend(ScriptedBackend):
         dtype = precision_dtype(precision)
         net = for_inference(net, device) if optimize else net.to(device)
         if dtype != torch.float32:
-            # PyTorch has no public query for a CPU's native bfloat16 (oneDNN's own check)
-            if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            if device.type == "cpu" and not cpu_has_native_bf16():
                 warnings.warn(
                     "precision=bf16: this CPU has no native bfloat16; it runs slower than 32",
                     stacklevel=2,
                 )
             net = net.to(dtype)
         super().__init__(DigitProbabilities(net, dtype).eval(), device)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Does this CPU compute in bfloat16 natively (AVX512-BF16, AMX), rather than emulate it?"""
+    # PyTorch has no public query for it: oneDNN's own check
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def precision_dtype(precision: str | int) -> torch.dtype:

@@ -80,7 +80,6 @@ class _Search:
     cost: dict[int, float] = field(default_factory=lambda: {0: 0.0})
     via: dict[int, tuple[int, Read]] = field(default_factory=dict)
     queue: list[tuple[float, int]] = field(default_factory=lambda: [(0.0, 0)])
-    settled: set[int] = field(default_factory=set)
     done: bool = False
 
     def expand(self) -> list[tuple[tuple[int, int], DigitCrop]]:
@@ -89,9 +88,8 @@ class _Search:
         last = len(self.run.cuts) - 1
         while self.queue:
             cost, i = heapq.heappop(self.queue)
-            if i in self.settled or cost > self.cost[i]:
-                continue
-            self.settled.add(i)
+            if cost > self.cost[i]:
+                continue  # reached more cheaply since (a cut is pushed only when cheaper)
             if i == last:
                 break
             if i == 0:
