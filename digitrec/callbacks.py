@@ -13,7 +13,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, RichProgressBar
+from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -107,6 +107,38 @@ class ThrottledRichProgressBar(RichProgressBar):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
+class LastCheckpoint(ModelCheckpoint):
+    """``<dirpath>/last.ckpt``: the whole training state after every validation and where
+    training ends, overwritten each time, so that it always holds the final weights
+    (``ckpt_path=last`` resumes from it; digitrec-train reports it as ``last_checkpoint``).
+
+    A ``ModelCheckpoint`` of its own because since Lightning 2.6 a monitoring one with
+    ``save_last=True`` writes ``last.ckpt`` only when its metric improves, which leaves the
+    best epoch's weights there instead of the last ones.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "last") -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename=filename,
+            monitor=None,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,  # overwrite last.ckpt, never last-v1.ckpt
+        )
+
+    @property
+    def path(self) -> str:
+        """The file written last ("" before the first save)."""
+        return self.best_model_path
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # training that stops where no validation follows (a Timer or max_steps mid-epoch, a
+        # last epoch that check_val_every_n_epoch skips) ends with state not saved yet
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 class SaveOnInterrupt(Callback):
     """Saves ``<dirpath>/last.ckpt`` where a run is interrupted (SIGTERM, Ctrl-C), so that
     ``ckpt_path=last`` resumes from there.
@@ -135,9 +167,10 @@ class Requeued(Exception):
         self.job_id = job_id
 
 
-class RequeueOnSignal(Callback):
+class RequeueOnSignal(Checkpoint):
     """Under SLURM, on ``SIGUSR1`` (sent ``--signal=USR1@<s>`` before the time limit, or by
-    ``scancel -s USR1``): at the end of the training step under way, save
+    ``scancel -s USR1``): at the end of the training step under way (of the epoch, after its
+    validation, when that step is the epoch's last), save
     ``hpc_ckpt_<n>.ckpt`` in the run dir and requeue the job (``scontrol requeue``), at most
     ``max_requeues`` times (default: the SLURM launcher's ``max_num_timeout``). The requeued job
     runs in the same run dir, where Lightning resumes from the newest ``hpc_ckpt``, exactly.
@@ -148,6 +181,9 @@ class RequeueOnSignal(Callback):
     set when the callback is made, so a signal while the data is prepared is not lost either
     (it is acted on after the first step), and stays: one after training (while testing) no
     longer ends the job. Outside SLURM it does nothing.
+
+    A ``Checkpoint`` callback, so that Lightning calls it after the model's checkpoint
+    callbacks, which save an epoch's checkpoints when it ends, before it requeues the job.
     """
 
     def __init__(self, max_requeues: int | None = None) -> None:
@@ -176,6 +212,16 @@ class RequeueOnSignal(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
+        # not after an epoch's last step: Lightning resumes from there without the validation
+        # that follows it, so that epoch's metrics and best checkpoint would be lost
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._act_on_signal(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._act_on_signal(trainer)
+
+    def _act_on_signal(self, trainer: L.Trainer) -> None:
+        """If SIGUSR1 came (on any process): save, requeue and end this attempt."""
         if not self._armed:  # not on SLURM
             return
         signalled = self._signalled

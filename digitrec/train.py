@@ -20,7 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
-from digitrec.callbacks import Requeued, slurm_plugins
+from digitrec.callbacks import LastCheckpoint, Requeued, slurm_plugins
 from digitrec.checkpoint import CheckpointError, load_net_weights, net_config, read_checkpoint
 from digitrec.config import config_dir, register_resolvers
 from digitrec.data.cache import TooManyBadImagesError
@@ -213,12 +213,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     train_loop_seconds = _train_loop_seconds(trainer)
     metrics = _scalars(trainer.callback_metrics)
 
-    # the ModelCheckpoint (other checkpoint callbacks may be configured beside it)
-    checkpoint = next(
-        (c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None
-    )
-    best = checkpoint.best_model_path if checkpoint else ""
-    last = checkpoint.last_model_path if checkpoint else ""
+    best, last = _checkpoint_paths(trainer)
     tested = None
     if cfg.get("test", True) and not getattr(datamodule, "has_test_split", True):
         log.info("no test split (data.test_fraction=0): the model is not tested")
@@ -247,6 +242,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         log_run_summary(loggers, summary, output_dir / "metrics.json")
     return summary
+
+
+def _checkpoint_paths(trainer: L.Trainer) -> tuple[str, str]:
+    """The best checkpoint (the first ``ModelCheckpoint`` that keeps the best, other checkpoint
+    callbacks may be configured beside it) and the last one (:class:`LastCheckpoint`'s file, or
+    that callback's ``last.ckpt`` where ``save_last`` is set); "" for none."""
+    keepers = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
+    best = next((c for c in keepers if not isinstance(c, LastCheckpoint)), None)
+    last = next((c.path for c in keepers if isinstance(c, LastCheckpoint) and c.path), "")
+    return (best.best_model_path if best else ""), (last or (best.last_model_path if best else ""))
 
 
 def _reported(metrics: dict[str, float]) -> dict[str, float]:

@@ -59,13 +59,38 @@ def test_sigusr1_saves_after_the_step_and_requeues(make_cfg, tmp_path, slurm_job
     assert ended.value.code == 0  # requeued: no failure for a launcher to record
     assert slurm_job.read_text().split() == ["requeue", "4242"]
     state = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)
-    # acted on at the end of the next step (this callback looked before the signal came)
-    assert state["global_step"] == 14
+    # acted on at the end of the step (checkpoint callbacks, this one too, come last)
+    assert state["global_step"] == 13
     record = json.loads((run / "metrics.json").read_text())
     assert record["interrupted"] == "requeued"
     assert record["last_checkpoint"] == str(run / "hpc_ckpt_1.ckpt")
     # a later signal (while testing, say) only sets a flag: the job is not ended by it
     assert signal.getsignal(signal.SIGUSR1) != signal.SIG_DFL
+
+
+def test_a_signal_at_an_epochs_last_step_saves_after_its_validation_and_resumes_exactly(
+    make_cfg, tmp_path, slurm_job, monkeypatch
+):
+    options = [*OPTIONS[:-2], "+callbacks.usr1.step=10", "+callbacks.usr1.signal_name=SIGUSR1"]
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        train(make_cfg(*options, f"paths.output_dir={run}"))
+    state = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)
+    # at the end of step 10, the epoch's last: saved once epoch 0 was validated and saved
+    assert state["global_step"] == 10
+    assert (run / "checkpoints" / "epoch_000.ckpt").is_file()
+    assert state["digitrec_val_acc_best"] > 0
+    for name in [k for k in os.environ if k.startswith("SLURM_")]:
+        monkeypatch.delenv(name)
+    resumed = train(make_cfg(*OPTIONS[:4], f"ckpt_path={run / 'hpc_ckpt_1.ckpt'}"))
+    whole = train(make_cfg(*OPTIONS[:4], f"paths.output_dir={tmp_path / 'whole'}"))
+    weights, final = (
+        torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
+        for summary in (resumed, whole)
+    )
+    for name in final:
+        torch.testing.assert_close(weights[name], final[name], rtol=0, atol=0, msg=name)
+    assert resumed["metrics"]["val/acc_best"] == whole["metrics"]["val/acc_best"]
 
 
 def test_past_max_requeues_it_saves_and_trains_on(

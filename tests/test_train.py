@@ -69,6 +69,40 @@ def test_resume_from_checkpoint(make_cfg, tmp_path):
     assert state["epoch"] == 1 and state["global_step"] == 2 * steps
 
 
+@pytest.mark.parametrize("validate_every", [1, 2])
+def test_last_ckpt_holds_the_final_state_though_the_best_is_not_saved_then(
+    make_cfg, tmp_path, validate_every
+):
+    # the best is the first validated epoch's (the lowest step, never bettered); with
+    # validate_every=2 the last epoch is not validated either: last.ckpt still ends with the
+    # final step
+    steps = 4
+    options = [
+        f"+trainer.limit_train_batches={steps}",
+        "+trainer.limit_val_batches=1",
+        f"++trainer.check_val_every_n_epoch={validate_every}",
+        "callbacks.model_checkpoint.monitor=step",
+        "callbacks.model_checkpoint.mode=min",
+        "test=false",
+    ]
+    summary = train(make_cfg("trainer.max_epochs=3", *options))
+    best = torch.load(summary["best_checkpoint"], weights_only=True)
+    assert best["global_step"] == validate_every * steps
+    last = Path(summary["last_checkpoint"])
+    assert last.name == "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 3 * steps
+    # and it resumes where training ended: one more epoch
+    resumed = train(
+        make_cfg(
+            "trainer.max_epochs=4",
+            *options,
+            f"ckpt_path={last}",
+            f"paths.output_dir={tmp_path / 'resumed'}",
+        )
+    )
+    assert torch.load(resumed["last_checkpoint"], weights_only=True)["global_step"] == 4 * steps
+
+
 def test_missing_resume_checkpoint_is_a_clear_error(make_cfg, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"ckpt_path=.*nope.ckpt.*no such checkpoint"):
         train(make_cfg("debug=fdr", f"ckpt_path={tmp_path / 'nope.ckpt'}"))

@@ -101,7 +101,9 @@ class MidEpochPosition:
         resume, self._resume = self._resume, None
         if resume is None:
             return 0
-        if resume["epoch"] != self._epoch():
+        if resume["epoch"] < self._epoch():
+            return 0  # saved as its epoch ended (after validation): this one starts afresh
+        if resume["epoch"] > self._epoch():
             # never the case in Lightning's loop; skipping would then drop the wrong batches
             log.warning(
                 "mid-epoch position of epoch %d restored in epoch %d: starting the epoch afresh",
