@@ -54,6 +54,27 @@ def test_predict_batch_matches_predict_and_reads_paths(recognizer, photos, tmp_p
     assert recognizer.predict(str(path)).box is not None
 
 
+def test_crops_go_through_the_net_in_chunks_of_batch_size(recognizer):
+    images, _ = embedded_digits_of_split("test", 0)
+    crops = np.asarray(images[:150], np.uint8)
+    calls: list[int] = []
+    classify = recognizer.classify
+
+    def counting(digits: np.ndarray) -> np.ndarray:
+        calls.append(len(digits))
+        return classify(digits)
+
+    assert recognizer.batch_size == 64
+    recognizer.classify = counting
+    try:
+        chunked = recognizer.probabilities(crops)
+    finally:
+        recognizer.classify = classify
+    assert calls == [64, 64, 22]
+    one_by_one = np.concatenate([recognizer.probabilities(crops[k : k + 1]) for k in range(150)])
+    np.testing.assert_allclose(chunked, one_by_one, atol=1e-5)
+
+
 @pytest.mark.parametrize("value", [0, 255, 128])
 def test_blank_images_have_no_digit(recognizer, value):
     for shape in ((480, 640, 3), (28, 28), (90, 60)):
