@@ -209,7 +209,7 @@ def callback_costs(overrides: list[str]) -> Table:
                 outside[part] = outside.get(part, 0.0) + seconds
             else:
                 parts[part] = parts.get(part, 0.0) + seconds
-    parts["(of ModelCheckpoint: writing the files)"] = total.get("save_checkpoint", 0.0)
+    parts["(of the checkpoint callbacks: writing the files)"] = total.get("save_checkpoint", 0.0)
     table = Table(title=f"one run, profiled: {epochs:.2f} s of epochs (the profiler's own cost in)")
     for column in ("part", "in the epochs (s)", "per epoch (ms)", "share", "outside them (s)"):
         table.add_column(column)
