@@ -10,7 +10,7 @@ from digitrec.preprocess.choice import group_columns, number_digits, pick_digit
 from digitrec.preprocess.digit_ink import own_ink, without_shading
 from digitrec.preprocess.ink import Component, InkFinder, ink_is_dark, working_gray
 from digitrec.preprocess.mnist_form import deskewed, fit_and_centre, normalise_strokes, stroke_width
-from digitrec.preprocess.ruled_lines import line_angle, without_ruled_lines
+from digitrec.preprocess.ruled_lines import horizontal_opening, line_angle, without_ruled_lines
 
 
 def _page(h: int = 240, w: int = 320) -> np.ndarray:
@@ -68,6 +68,22 @@ def test_ruled_lines_are_found_at_their_tilt_and_removed_keeping_the_strokes(
     # the stroke is whole again where the lines crossed it
     assert cleaned[h // 8 : h - h // 8, w // 2].all()
     assert line_angle(np.zeros(size, np.uint8)) is None
+
+
+@pytest.mark.parametrize("span", [40, 41])
+def test_the_horizontal_opening_on_likely_rows_is_opencvs_on_every_row(span):
+    rng = np.random.default_rng(span)
+    mask = (rng.random((60, 100)) < 0.8).astype(np.uint8)  # long and short runs everywhere
+    # runs just long enough, and one pixel too short, against both edges
+    mask[:4] = 0
+    mask[0, : span - span // 2] = 1
+    mask[1, : span - span // 2 - 1] = 1
+    mask[2, -(span - span // 2) :] = 1
+    mask[3, -(span - span // 2 - 1) :] = 1
+    expected = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, span), np.uint8))
+    opened = horizontal_opening(mask, span)
+    np.testing.assert_array_equal(opened, expected)
+    assert opened[:4].any() and expected.any() and not expected.all()
 
 
 def test_a_bar_across_a_tight_crop_is_no_ruled_line():
