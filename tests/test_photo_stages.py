@@ -70,6 +70,20 @@ def test_ruled_lines_are_found_at_their_tilt_and_removed_keeping_the_strokes(
     assert line_angle(np.zeros(size, np.uint8)) is None
 
 
+def test_rules_broken_into_dashes_are_removed_too():
+    # a thin rule photographed whole and thresholded at the analysis size: dashes and gaps
+    h, w = 360, 480
+    mask = np.zeros((h, w), np.uint8)
+    for y0 in (90, 150, 210, 270):
+        for x in range(0, w, 26):
+            cv2.line(mask, (x, y0), (min(w - 1, x + 19), y0), 1, 1)
+    assert line_angle(mask) == 0
+    cv2.line(mask, (w // 2, 60), (w // 2 + 10, 300), 1, 2)  # a digit's stroke crossing them
+    cleaned = without_ruled_lines(mask)
+    assert cleaned[:, : w // 3].sum() == 0 and cleaned[:, -w // 4 :].sum() == 0
+    assert cleaned[70:290, w // 2 - 2 : w // 2 + 13].any(axis=1).all()  # the stroke, whole
+
+
 @pytest.mark.parametrize("span", [40, 41])
 def test_the_horizontal_opening_on_likely_rows_is_opencvs_on_every_row(span):
     rng = np.random.default_rng(span)

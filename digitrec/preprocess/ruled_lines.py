@@ -12,6 +12,9 @@ _LINE_SLOPES = np.tan(np.deg2rad(LINE_ANGLES))
 LINE_SPAN = 0.7
 #: the opening that isolates a line's run is this share of the image's width
 _RUN_SPAN = 0.5
+#: a thin rule thresholded at the analysis size breaks into dashes: gaps up to this share of the
+#: image's width are bridged before its runs are looked for
+_DASH_GAP = 0.02
 #: the analysis cell: any ink in one marks it (averaging would round thin lines away)
 _CELL = 4
 #: images narrower than this (analysis pixels) hold no ruled line worth finding
@@ -118,6 +121,8 @@ def without_ruled_lines(mask: np.ndarray) -> np.ndarray:
     slope = np.tan(np.deg2rad(angle))
     level, offset = shear(mask, slope)
     band = cv2.dilate(level, _LINE_BAND)
+    gap = np.ones((1, max(1, round(_DASH_GAP * w))), np.uint8)
+    band = cv2.morphologyEx(band, cv2.MORPH_CLOSE, gap)
     lines = horizontal_opening(band, int(_RUN_SPAN * w)) & level
     lines, thickness = _thin_runs(lines, max(_MIN_THICKNESS, round(_MAX_THICKNESS * h)))
     if thickness == 0:  # no line, or only a digit's bars
