@@ -249,9 +249,13 @@ def _checkpoint_paths(trainer: L.Trainer) -> tuple[str, str]:
     callbacks may be configured beside it) and the last one (:class:`LastCheckpoint`'s file, or
     that callback's ``last.ckpt`` where ``save_last`` is set); "" for none."""
     keepers = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
-    best = next((c for c in keepers if not isinstance(c, LastCheckpoint)), None)
-    last = next((c.path for c in keepers if isinstance(c, LastCheckpoint) and c.path), "")
-    return (best.best_model_path if best else ""), (last or (best.last_model_path if best else ""))
+    best_keeper = next((c for c in keepers if not isinstance(c, LastCheckpoint)), None)
+    last_keeper = next((c for c in keepers if isinstance(c, LastCheckpoint)), None)
+    best = best_keeper.best_model_path if best_keeper else ""
+    last = last_keeper.path if last_keeper else ""
+    if not last and best_keeper:
+        last = best_keeper.last_model_path
+    return best, last
 
 
 def _reported(metrics: dict[str, float]) -> dict[str, float]:

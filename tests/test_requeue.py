@@ -41,15 +41,25 @@ def slurm_job(monkeypatch, tmp_path) -> Path:
     return calls
 
 
-OPTIONS = [
+# two epochs of 10 steps
+TRAINING = [
     "test=false",
     "+trainer.limit_train_batches=10",
     "+trainer.limit_val_batches=2",
     "trainer.max_epochs=2",
-    "+callbacks.usr1._target_=conftest.SignalAtStep",
-    "+callbacks.usr1.step=13",
-    "+callbacks.usr1.signal_name=SIGUSR1",
 ]
+
+
+def usr1_after(step: int) -> list[str]:
+    """Overrides that send this process SIGUSR1 after training step ``step``."""
+    return [
+        "+callbacks.usr1._target_=conftest.SignalAtStep",
+        f"+callbacks.usr1.step={step}",
+        "+callbacks.usr1.signal_name=SIGUSR1",
+    ]
+
+
+OPTIONS = [*TRAINING, *usr1_after(13)]
 
 
 def test_sigusr1_saves_after_the_step_and_requeues(make_cfg, tmp_path, slurm_job):
@@ -71,10 +81,9 @@ def test_sigusr1_saves_after_the_step_and_requeues(make_cfg, tmp_path, slurm_job
 def test_a_signal_at_an_epochs_last_step_saves_after_its_validation_and_resumes_exactly(
     make_cfg, tmp_path, slurm_job, monkeypatch
 ):
-    options = [*OPTIONS[:-2], "+callbacks.usr1.step=10", "+callbacks.usr1.signal_name=SIGUSR1"]
     run = tmp_path / "run"
     with pytest.raises(SystemExit):
-        train(make_cfg(*options, f"paths.output_dir={run}"))
+        train(make_cfg(*TRAINING, *usr1_after(10), f"paths.output_dir={run}"))
     state = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)
     # at the end of step 10, the epoch's last: saved once epoch 0 was validated and saved
     assert state["global_step"] == 10
@@ -82,8 +91,8 @@ def test_a_signal_at_an_epochs_last_step_saves_after_its_validation_and_resumes_
     assert state["digitrec_val_acc_best"] > 0
     for name in [k for k in os.environ if k.startswith("SLURM_")]:
         monkeypatch.delenv(name)
-    resumed = train(make_cfg(*OPTIONS[:4], f"ckpt_path={run / 'hpc_ckpt_1.ckpt'}"))
-    whole = train(make_cfg(*OPTIONS[:4], f"paths.output_dir={tmp_path / 'whole'}"))
+    resumed = train(make_cfg(*TRAINING, f"ckpt_path={run / 'hpc_ckpt_1.ckpt'}"))
+    whole = train(make_cfg(*TRAINING, f"paths.output_dir={tmp_path / 'whole'}"))
     weights, final = (
         torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
         for summary in (resumed, whole)
