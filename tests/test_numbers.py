@@ -3,6 +3,7 @@ clear single digit is never cut."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -26,11 +27,13 @@ def touching_pairs(count: int, seed: int = 3):
 
 
 def test_a_narrow_run_has_no_cuts_and_a_wide_one_does():
+    from digitrec.preprocess.runs import MIN_RUN_ASPECT
+
     single = SyntheticCamera(level="clean", seed=1, max_frames=10)
     for frame in single.frames():
         for run in PRE.segment_runs(frame.image):
             width = run.cuts[-1] - run.cuts[0] if run.cuts else 0
-            assert not run.cuts or width >= 0.75 * run.height
+            assert not run.cuts or width >= MIN_RUN_ASPECT * run.height
     wide = [run for f in touching_pairs(10) for run in PRE.segment_runs(f.image) if run.cuts]
     assert len(wide) >= 7
     for run in wide:
@@ -65,12 +68,48 @@ def test_read_boxes_stay_left_to_right(recognizer):
     assert np.all([p.box is not None for p in recognizer.read(frame.image).digits])
 
 
+def test_a_narrow_run_is_cut_only_when_the_net_is_unsure_of_it_whole():
+    from digitrec.inference.numbers import choose_pieces
+
+    # two upright 1s joined at the foot: a run half as wide as it is tall
+    page = np.full((240, 320), 230, np.uint8)
+    cv2.line(page, (150, 60), (150, 180), 30, 8)
+    cv2.line(page, (206, 60), (206, 180), 30, 8)
+    cv2.line(page, (150, 176), (206, 176), 30, 6)
+    [run] = PRE.segment_runs(page)
+    assert run.cuts and run.cuts[-1] - run.cuts[0] < 0.75 * run.height
+
+    def net(whole_confidence: float):
+        """Reads the runs whole (its first call) as a 1 this surely, every piece as a sure 1."""
+        calls = []
+
+        def probabilities(digits: np.ndarray) -> np.ndarray:
+            confidence = 0.97 if calls else whole_confidence
+            calls.append(len(digits))
+            p = np.full((len(digits), 10), (1.0 - confidence) / 9, np.float32)
+            p[:, 1] = confidence
+            return p
+
+        return probabilities
+
+    assert len(choose_pieces([run], net(0.3))[0]) == 2
+    assert len(choose_pieces([run], net(0.8))[0]) == 1
+
+
 def test_the_search_keeps_the_pieces_of_the_best_joint_reading():
     """Against every way of cutting each run (all paths over its cuts), scored the same way,
     with a stand-in net whose readings depend on the pixels only."""
     from itertools import combinations, pairwise
 
-    from digitrec.inference.numbers import _MAX_PIECE_WIDTH, _fit, choose_pieces
+    from digitrec.inference.numbers import (
+        _MAX_PIECE_WIDTH,
+        _NARROW,
+        _NARROW_SURE,
+        _SURE,
+        _SURE_WIDEST,
+        _fit,
+        choose_pieces,
+    )
     from digitrec.preprocess.runs import MIN_PIECE_WIDTH
 
     def probabilities(digits: np.ndarray) -> np.ndarray:
@@ -90,8 +129,11 @@ def test_the_search_keeps_the_pieces_of_the_best_joint_reading():
     for run, chosen in zip(runs, choose_pieces(runs, probabilities), strict=True):
         last, height = len(run.cuts) - 1, run.height
         whole = probabilities(run.whole.image[None])[0]
-        if whole.max() >= 0.99:
-            continue  # read whole, never cut
+        if (whole.max() >= _SURE and run.width <= _SURE_WIDEST * height) or (
+            whole.max() >= _NARROW_SURE and run.width < _NARROW * height
+        ):
+            assert len(chosen) == 1  # read whole, never cut
+            continue
         best = None
         for inner in (c for n in range(last) for c in combinations(range(1, last), n)):
             stops = (0, *inner, last)

@@ -74,6 +74,11 @@ def test_pieces_are_labelled_by_the_digit_boxes_they_match():
     assert label_piece((17, 0, 23, 40), three) == 1  # the middle digit, slivers either side
     assert label_piece((18, 0, 40, 40), three) == NOT_ONE_DIGIT  # the last two
     assert label_piece((0, 0, 58, 40), three) == NOT_ONE_DIGIT  # all three
+    # a 1 a fifth as wide as it is tall, with a sliver of its neighbour: still the 1
+    one_and_five = ((0, 0, 8, 40), (6, 0, 22, 40))
+    assert label_piece((0, 0, 12, 40), one_and_five) == 0
+    assert label_piece((5, 0, 23, 40), one_and_five) == 1
+    assert label_piece((0, 0, 28, 40), one_and_five) == NOT_ONE_DIGIT  # the 5 and the 1, not a 5
 
 
 def test_touching_pairs_give_digits_and_not_one_digit_crops():

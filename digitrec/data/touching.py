@@ -34,14 +34,20 @@ from digitrec.utils.parallel import threaded_map
 from digitrec.utils.tensor_cache import load_or_build_digits
 
 #: bump whenever the labelling of the pieces changes (the cached crops are keyed by it)
-LABELS_VERSION = 1
+LABELS_VERSION = 2
 # neighbours from a clear overlap to barely apart, in digit heights (the renderer's ``gap``)
 PAIR_GAP = (-0.15, 0.02)
 # a piece is a digit when its box matches the digit's this well (intersection over union) and
-# its neighbour's no better than _OTHER; a fragment when it matches neither better than _FRAGMENT
+# its neighbour's no better than _OTHER; a fragment when it matches neither better than _FRAGMENT;
+# two digits when it holds at least _HALF of each of two digits' boxes
+_HALF = 0.5
 _MATCH = 0.75
 _OTHER = 0.25
 _FRAGMENT = 0.5
+# boxes are matched as if no narrower than this fraction of the digit's height: a 1 is a few
+# pixels wide, and a sliver of its neighbour must not cost its piece the label (the net would
+# learn that a 1 cut from a number is no digit, and read "15" as 5)
+_NARROWEST = 0.5
 # crops kept per run of touching digits: the digits found whole, the run whole, and at most
 # this many fragments
 _FRAGMENTS_PER_RUN = 2
@@ -51,17 +57,17 @@ def label_piece(
     piece: tuple[int, int, int, int], digits: Sequence[tuple[int, int, int, int]]
 ) -> int | None:
     """Which of the written ``digits`` (boxes, left to right) a piece's box holds (all boxes
-    ``x, y, w, h``): its index, ``NOT_ONE_DIGIT`` for two or more neighbours or a fragment,
-    None where it is neither clearly (left out)."""
-    matches = [box_iou(piece, d) for d in digits]
+    ``x, y, w, h``): its index, ``NOT_ONE_DIGIT`` for a piece holding at least half of two
+    digits' boxes or a fragment, None where it is neither clearly (left out). A narrow digit
+    is matched as if wider (``_NARROWEST``); how much of a neighbour a piece holds is judged by
+    the boxes as they are (a 1 pressed against a 5 is two digits, not a 5)."""
+    if sum(_covered(piece, d) >= _HALF for d in digits) >= 2:
+        return NOT_ONE_DIGIT
+    matches = [box_iou(*_widened(piece, d)) for d in digits]
     best = int(np.argmax(matches))
-    if matches[best] < _MATCH:
-        neighbours = (
-            _union(*digits[a:b]) for a in range(len(digits)) for b in range(a + 2, len(digits) + 1)
-        )
-        if any(box_iou(piece, union) >= _MATCH for union in neighbours):
-            return NOT_ONE_DIGIT
-    elif all(m <= _OTHER for k, m in enumerate(matches) if k != best):
+    if matches[best] >= _MATCH and all(
+        box_iou(piece, d) <= _OTHER for k, d in enumerate(digits) if k != best
+    ):
         return best
     if matches[best] <= _FRAGMENT:
         return NOT_ONE_DIGIT
@@ -73,10 +79,26 @@ def touching_digit_range(digits: int | Sequence[int]) -> tuple[int, int]:
     return count_range(digits, "data.touching_digits", least=2)
 
 
-def _union(*boxes: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    x1, y1 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x2, y2 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    return x1, y1, x2 - x1, y2 - y1
+def _widened(
+    piece: tuple[int, int, int, int], digit: tuple[int, int, int, int]
+) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """A piece's box and a digit's, each widened about its centre to at least ``_NARROWEST``
+    times the digit's height."""
+    least = _NARROWEST * digit[3]
+
+    def widen(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x, y, w, h = box
+        extra = max(0.0, least - w)
+        return round(x - extra / 2), y, round(w + extra), h
+
+    return widen(piece), widen(digit)
+
+
+def _covered(piece: tuple[int, int, int, int], digit: tuple[int, int, int, int]) -> float:
+    """The share of a digit's box inside a piece's box."""
+    ix = max(0, min(piece[0] + piece[2], digit[0] + digit[2]) - max(piece[0], digit[0]))
+    iy = max(0, min(piece[1] + piece[3], digit[1] + digit[3]) - max(piece[1], digit[1]))
+    return ix * iy / max(1, digit[2] * digit[3])
 
 
 def render_touching_pairs(

@@ -1,6 +1,7 @@
 """Reading a run of ink that may hold several touching digits: the cuts the net agrees with.
 
-A run wide enough for two digits is cut at some of its candidate columns
+A run wide enough for two digits, or a narrower one the net is unsure of (a 1 pressed against
+its neighbour), is cut at some of its candidate columns
 (:attr:`~digitrec.preprocess.InkRun.cuts`); the pieces kept are those the net reads with the
 highest joint confidence, the run whole being one of the choices. Two things keep clear single
 digits whole: a net trained with ``data.touching_pairs`` is unsure of fragments and of touching
@@ -39,6 +40,10 @@ _ASPECT_SPREAD = 0.5
 #: 40% of the pieces (time)
 _SURE = 0.99
 _SURE_WIDEST = 1.3
+#: a run narrower than this (relative to its height) is usually one digit: it is cut only when the
+#: net reads it whole with less confidence than _NARROW_SURE (a 1 touching a neighbour, "11")
+_NARROW = 0.75
+_NARROW_SURE = 0.6
 
 Read = tuple[DigitCrop, np.ndarray]  # a digit's crop and its class probabilities
 
@@ -56,8 +61,9 @@ def choose_pieces(
     searches = {
         k: _Search(run, (run.whole, p))
         for k, (run, p) in enumerate(zip(runs, whole, strict=True))
-        if run.cuts
-        and not (p.max() >= _SURE and run.cuts[-1] - run.cuts[0] <= _SURE_WIDEST * run.height)
+        if not (p.max() >= _SURE and run.width <= _SURE_WIDEST * run.height)
+        and not (p.max() >= _NARROW_SURE and run.width < _NARROW * run.height)
+        and run.cuts  # (found only for the runs that may be cut)
     }
     while active := [s for s in searches.values() if not s.done]:
         # every search's next cut: the pieces starting there, classified in one batch

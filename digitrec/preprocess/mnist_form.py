@@ -20,9 +20,10 @@ _STROKE_SCALE = 4
 # strokes thinner than this share of the target are thickened to it...
 _THICKEN_BELOW = 0.7
 # ... and those wider than this many times the target (in digits >= _MIN_THIN_EXTENT px) thinned
-# halfway towards _THIN_TO times it
-_THIN_ABOVE = 2.0
-_THIN_TO = 1.5
+# halfway towards _THIN_TO times it (a marker's or a blurred stroke left thick reads as a blob:
+# a thick 1 as 0 or 8)
+_THIN_ABOVE = 1.3
+_THIN_TO = 1.0
 _MIN_THIN_EXTENT = 20
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 import cv2
 import numpy as np
 
 #: bump whenever the cuts or the pieces change (training crops cut from runs are cached by it)
-VERSION = 2
-# a run of ink narrower than this fraction of its height holds one digit: it is never cut
-MIN_RUN_ASPECT = 0.75
+VERSION = 3
+# a run of ink narrower than this fraction of its height holds one digit: it is never cut (two
+# touching 1s, or a 1 overlapping its neighbour, may be as narrow as half their height)
+MIN_RUN_ASPECT = 0.4
 # no digit cut from a run is narrower than this fraction of the run's height
 MIN_PIECE_WIDTH = 0.2
 # no two cuts are closer than this fraction of the run's height
@@ -53,15 +55,16 @@ Renderer = Callable[[np.ndarray, int, int, float], DigitCrop]
 class InkRun:
     """A run of ink in a written number: one digit, or several whose strokes touch or overlap.
 
-    ``whole`` is the run read as one digit; ``cuts`` are the columns (of the run's own mask,
-    its left and right edges included) where it may be cut into digits, empty for a run
-    too narrow to hold two. :meth:`piece` renders the ink between two of them.
+    ``whole`` is the run read as one digit, ``width`` and ``height`` its size in the working
+    image; ``cuts`` are the columns (of the run's own mask, its left and right edges included)
+    where it may be cut into digits, empty for a run too narrow to hold two. :meth:`piece`
+    renders the ink between two of them.
     """
 
     whole: DigitCrop
-    cuts: tuple[int, ...]
+    width: int
     height: int
-    _strokes: _Strokes | None = field(repr=False)  # None for a run too narrow to cut
+    _mask: np.ndarray = field(repr=False)
     _origin: tuple[int, int, float] = field(repr=False)
     _render: Renderer = field(repr=False)
 
@@ -69,22 +72,32 @@ class InkRun:
     def of(cls, mask: np.ndarray, left: int, top: int, scale: float, render: Renderer) -> InkRun:
         """The run of ink in the 0/1 ``mask`` (a region of the working image whose top-left is
         at ``left, top``; ``scale`` maps the working image to the input)."""
-        bx, _, bw, bh = cv2.boundingRect(mask)
-        # most runs are one digit, too narrow to cut: their strokes are never looked at
-        strokes = _Strokes.of(mask) if bw >= MIN_RUN_ASPECT * bh else None
-        cuts = () if strokes is None else _cut_candidates(mask[:, bx : bx + bw], bh, strokes, bx)
+        _, _, bw, bh = cv2.boundingRect(mask)
         return cls(
             whole=render(mask, left, top, scale),
-            cuts=tuple(bx + c for c in cuts),
+            width=bw,
             height=bh,
-            _strokes=strokes,
+            _mask=mask,
             _origin=(left, top, scale),
             _render=render,
         )
 
+    @cached_property
+    def cuts(self) -> tuple[int, ...]:
+        """The candidate cuts, found on first use: most runs are read whole and never cut."""
+        if self.width < MIN_RUN_ASPECT * self.height:
+            return ()
+        bx, _, bw, bh = cv2.boundingRect(self._mask)
+        cuts = _cut_candidates(self._mask[:, bx : bx + bw], bh, self._strokes, bx)
+        return tuple(bx + c for c in cuts)
+
+    @cached_property
+    def _strokes(self) -> _Strokes:
+        return _Strokes.of(self._mask)
+
     def piece(self, start: int, end: int) -> DigitCrop | None:
         """The digit between ``cuts[start]`` and ``cuts[end]`` (None: no ink there)."""
-        if self._strokes is None:
+        if not self.cuts:
             raise IndexError("a run too narrow to cut has no pieces")
         left, top, scale = self._origin
         ink = self._strokes.between(self.cuts[start], self.cuts[end], self.height)
