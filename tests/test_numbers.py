@@ -96,6 +96,24 @@ def test_a_narrow_run_is_cut_only_when_the_net_is_unsure_of_it_whole():
     assert len(choose_pieces([run], net(0.8))[0]) == 1
 
 
+def test_a_wide_runs_first_pieces_go_through_the_net_with_the_runs_whole():
+    from digitrec.inference.numbers import choose_pieces
+
+    numbers = SyntheticCamera(
+        level="clean", digits_per_frame=4, gap=(-0.15, -0.05), seed=2, max_frames=4
+    )
+    runs = [run for frame in numbers.frames() for run in PRE.segment_runs(frame.image)]
+    assert any(run.width > 1.3 * run.height for run in runs)
+    batches = []
+
+    def probabilities(digits: np.ndarray) -> np.ndarray:
+        batches.append(len(digits))
+        return np.full((len(digits), 10), 0.1, np.float32)  # unsure of everything
+
+    choose_pieces(runs, probabilities)
+    assert batches[0] > len(runs)
+
+
 def test_the_search_keeps_the_pieces_of_the_best_joint_reading():
     """Against every way of cutting each run (all paths over its cuts), scored the same way,
     with a stand-in net whose readings depend on the pixels only."""

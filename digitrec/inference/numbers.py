@@ -56,15 +56,28 @@ def choose_pieces(
     ``uint8 (N, 28, 28)`` digits."""
     if not runs:
         return []
-    whole = probabilities(np.stack([r.whole.image for r in runs]))
+    # a run too wide to be read whole is searched whatever the net makes of it: its first
+    # pieces go through the net with the runs whole (one call fewer)
+    wide = {
+        k: _Search(run)
+        for k, run in enumerate(runs)
+        if run.width > _SURE_WIDEST * run.height and run.cuts
+    }
+    first = [(k, span, piece) for k, search in wide.items() for span, piece in search.expand()]
+    read = probabilities(np.stack([r.whole.image for r in runs] + [p.image for _, _, p in first]))
+    whole = read[: len(runs)]
     choices: list[list[Read]] = [[(r.whole, p)] for r, p in zip(runs, whole, strict=True)]
     searches = {
-        k: _Search(run, (run.whole, p))
+        k: wide.get(k) or _Search(run)
         for k, (run, p) in enumerate(zip(runs, whole, strict=True))
         if not (p.max() >= _SURE and run.width <= _SURE_WIDEST * run.height)
         and not (p.max() >= _NARROW_SURE and run.width < _NARROW * run.height)
         and run.cuts  # (found only for the runs that may be cut)
     }
+    for k, search in searches.items():
+        search.relax((0, len(search.run.cuts) - 1), choices[k][0])
+    for (k, span, piece), p in zip(first, read[len(runs) :], strict=True):
+        searches[k].relax(span, (piece, p))
     while active := [s for s in searches.values() if not s.done]:
         # every search's next cut: the pieces starting there, classified in one batch
         wanted = [(s, span, piece) for s in active for span, piece in s.expand()]
@@ -79,10 +92,10 @@ def choose_pieces(
 
 @dataclass
 class _Search:
-    """The cheapest pieces from a run's first cut to its last (Dijkstra's search)."""
+    """The cheapest pieces from a run's first cut to its last (Dijkstra's search; the run
+    whole is one piece, which its caller relaxes)."""
 
     run: InkRun
-    whole: Read
     cost: dict[int, float] = field(default_factory=lambda: {0: 0.0})
     via: dict[int, tuple[int, Read]] = field(default_factory=dict)
     queue: list[tuple[float, int]] = field(default_factory=lambda: [(0.0, 0)])
@@ -90,7 +103,7 @@ class _Search:
 
     def expand(self) -> list[tuple[tuple[int, int], DigitCrop]]:
         """Settle the cheapest cut not yet settled and return the pieces starting there to be
-        classified (the run whole is read already); none once the last cut is settled."""
+        classified (the run whole excepted); none once the last cut is settled."""
         last = len(self.run.cuts) - 1
         while self.queue:
             cost, i = heapq.heappop(self.queue)
@@ -98,8 +111,6 @@ class _Search:
                 continue  # reached more cheaply since (a cut is pushed only when cheaper)
             if i == last:
                 break
-            if i == 0:
-                self.relax((0, last), self.whole)
             pieces = []
             for j in range(i + 1, last + 1):
                 width = self.run.cuts[j] - self.run.cuts[i]
