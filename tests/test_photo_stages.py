@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitrec.preprocess.choice import group_columns, number_digits, pick_digit
-from digitrec.preprocess.digit_ink import own_ink, without_shading
+from digitrec.preprocess.digit_ink import own_ink, rim_sharpness, without_shading
 from digitrec.preprocess.ink import Component, InkFinder, ink_is_dark, working_gray
 from digitrec.preprocess.mnist_form import deskewed, fit_and_centre, normalise_strokes, stroke_width
 from digitrec.preprocess.ruled_lines import horizontal_opening, line_angle, without_ruled_lines
@@ -127,6 +127,37 @@ def test_pick_digit_prefers_the_central_stroke_and_joins_its_broken_piece():
     chosen = pick_digit([corner, digit, broken, faint], shape, merge_distance=0.25)
     assert {c.label for c in chosen} == {1, 2}
     assert pick_digit([digit, broken], shape, merge_distance=0.0) == [digit]
+
+
+def test_rim_sharpness_tells_a_pen_stroke_from_a_shadows_soft_tip():
+    strength = np.zeros((120, 200), np.uint8)
+    cv2.line(strength, (40, 20), (40, 100), 200, 6)  # a pen stroke: its edge rises at once
+    tip = np.zeros((120, 200), np.float32)
+    cv2.circle(tip, (140, 60), 25, 1.0, -1)
+    tip = cv2.GaussianBlur(tip, (0, 0), 10)  # faint, and rising over many pixels
+    strength = np.maximum(strength, (tip / tip.max() * 90).astype(np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((strength > 30).astype(np.uint8), 8)
+    stroke, shade = (Component(*map(int, stats[k]), k) for k in (labels[60, 40], labels[60, 140]))
+    assert rim_sharpness(labels, strength, stroke) > 0.3
+    assert rim_sharpness(labels, strength, shade) < 0.1
+
+
+def test_pick_digit_marks_down_a_faint_soft_rimmed_piece():
+    shape = (240, 320)
+    pencil = _component(60, 70, 20, 40, ink=0.45, label=1)  # a small pencil digit: sharp
+    tip = _component(150, 60, 80, 60, area=2000, ink=0.35, label=2)  # a shadow's tip: soft
+    measured = []
+
+    def sharpness(c: Component) -> float:
+        measured.append(c.label)
+        return {1: 0.3, 2: 0.05}[c.label]
+
+    assert pick_digit([pencil, tip], shape, 0.25) == [tip]  # by size and ink alone
+    assert pick_digit([pencil, tip], shape, 0.25, sharpness) == [pencil]
+    marker = _component(150, 60, 80, 60, area=2000, ink=0.8, label=3)  # strong ink
+    measured.clear()
+    assert pick_digit([pencil, marker], shape, 0.25, sharpness) == [marker]
+    assert measured == []  # ink this strong is never taken for shade
 
 
 def test_number_digits_groups_columns_left_to_right_and_drops_dashes():

@@ -3,6 +3,8 @@ written number left to right."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from digitrec.preprocess.ink import Component
@@ -13,6 +15,11 @@ _CENTRE_WEIGHT = 0.6
 _BORDER_PENALTY = 0.25
 # a digit is never more than this many times as wide as tall
 _MAX_ASPECT = 4
+# ink rises at its rim by at least this share of its strength per pixel; a piece whose rim is
+# softer (a shadow's tip the paper estimate left as ink) scores (sharpness / this) ** 2 as much
+_SHARP_RIM = 0.2
+# ... measured only for pieces fainter than this (a shadow's tip is; most ink is not)
+_INK_NEVER_SHADE = 0.5
 # a piece joins the digit only with at least this share of its ink strength...
 _MIN_INK_OF_MAIN = 0.4
 # ... and of its area; it is never more than this many times the digit's extent
@@ -27,13 +34,17 @@ _MIN_HEIGHT_OF_TALLEST = 0.35
 
 
 def pick_digit(
-    components: list[Component], shape: tuple[int, int], merge_distance: float
+    components: list[Component],
+    shape: tuple[int, int],
+    merge_distance: float,
+    rim_sharpness: Callable[[Component], float] | None = None,
 ) -> list[Component]:
     """The pieces of the one digit among ``components`` of an image of ``shape``: the piece
-    scoring best on size, centrality, ink strength and keeping clear of the border (never one
-    cut by two borders at a corner: the table), with the pieces of similar ink within
-    ``merge_distance`` of the digit's size (broken strokes) that do not reach in from the
-    border."""
+    scoring best on size, centrality, ink strength, keeping clear of the border (never one
+    cut by two borders at a corner: the table) and, given ``rim_sharpness`` (how steeply a
+    piece's ink rises at its rim, per pixel, relative to its strength), sharp edges; with the
+    pieces of similar ink within ``merge_distance`` of the digit's size (broken strokes) that do
+    not reach in from the border."""
     h, w = shape
     cy, cx = h / 2, w / 2
     half_diagonal = np.hypot(cx, cy)
@@ -57,6 +68,8 @@ def pick_digit(
 
     candidates = [c for c in components if can_be_main(c)] or components
     main = max(candidates, key=score)
+    if rim_sharpness is not None:
+        main = _sharpest_best(candidates, score, rim_sharpness)
     chosen = [main]
     x1, y1, x2, y2 = main.x, main.y, main.x2, main.y2
     changed = True
@@ -74,6 +87,25 @@ def pick_digit(
                 x1, y1, x2, y2 = min(x1, c.x), min(y1, c.y), max(x2, c.x2), max(y2, c.y2)
                 changed = True
     return chosen
+
+
+def _sharpest_best(
+    candidates: list[Component],
+    score: Callable[[Component], float],
+    rim_sharpness: Callable[[Component], float],
+) -> Component:
+    """The best of ``candidates`` once soft-rimmed ones are marked down. Sharpness can only
+    lower a score, so pieces are measured best first until the next cannot win (mostly one)."""
+    best, best_score = candidates[0], -np.inf
+    for c in sorted(candidates, key=score, reverse=True):
+        base = score(c)
+        if base <= best_score:
+            break
+        sharpness = 1.0 if c.ink >= _INK_NEVER_SHADE else rim_sharpness(c) / _SHARP_RIM
+        marked = base * min(1.0, sharpness) ** 2
+        if marked > best_score:
+            best, best_score = c, marked
+    return best
 
 
 def _may_join(c: Component, main: Component, extent: int, shape: tuple[int, int]) -> bool:

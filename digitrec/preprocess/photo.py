@@ -13,9 +13,10 @@ The steps, each robust to what webcams and phones do to paper, and each in its o
 5. clean-up: ruled lines (:mod:`.ruled_lines`); a 3x3 closing that joins faint ink's speckles
    back into strokes, specks, and the bands a page edge or table leaves at the border
    (steps 1-5: :mod:`.ink`);
-6. the digit (:mod:`.choice`): the component scoring best on size, centrality, ink strength and
-   keeping clear of the border, merged with nearby pieces of similar ink (broken strokes) that do
-   not reach in from the border; then its own ink (:mod:`.digit_ink`): re-thresholded at half
+6. the digit (:mod:`.choice`): the component scoring best on size, centrality, ink strength,
+   keeping clear of the border and sharp edges (a shadow's tip left as ink has soft ones),
+   merged with nearby pieces of similar ink (broken strokes) that do not reach in from the
+   border; then its own ink (:mod:`.digit_ink`): re-thresholded at half
    its own ink strength, and rid of soft-edged shading (a shadow's tip joined to a stroke);
 7. MNIST's form (:mod:`.mnist_form`): strokes thickened (or thinned) towards MNIST's
    stroke-to-size ratio, the longest side fitted into ``box`` px keeping the aspect ratio
@@ -32,7 +33,7 @@ import numpy as np
 
 from digitrec.preprocess.basic import checked_size
 from digitrec.preprocess.choice import number_digits, pick_digit
-from digitrec.preprocess.digit_ink import DigitInk
+from digitrec.preprocess.digit_ink import DigitInk, rim_sharpness
 from digitrec.preprocess.ink import POLARITIES, Component, InkFinder, InkFound
 from digitrec.preprocess.mnist_form import MnistForm, fit_and_centre
 from digitrec.preprocess.runs import DigitCrop, InkRun
@@ -110,7 +111,12 @@ class PhotoPreprocessor:
         found = self.find_ink(image)
         if found is None:
             return None
-        digit = pick_digit(found.components, found.labels.shape, self.merge_distance)
+        digit = pick_digit(
+            found.components,
+            found.labels.shape,
+            self.merge_distance,
+            lambda piece: rim_sharpness(found.labels, found.strength, piece),
+        )
         return self._render(found, digit) if digit else None
 
     def segment(self, image: np.ndarray) -> list[DigitCrop]:
