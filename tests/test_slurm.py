@@ -138,7 +138,7 @@ def test_a_sweep_whose_job_is_preempted_mid_epoch_ends_as_if_it_never_was(
         subprocess.run(["scancel", "-s", "USR1", job], env=slurm, check=True)
         _wait(lambda: (sweep_dir / "0" / "hpc_ckpt_1.ckpt").is_file(), 60, "the hpc checkpoint")
         _hurry(job, slurm)
-        output, _ = launcher.communicate(timeout=300)
+        output, _ = launcher.communicate(timeout=600)  # a busy 2-core machine runs both jobs slowly
     finally:
         launcher.kill()
     assert launcher.returncode == 0, output
