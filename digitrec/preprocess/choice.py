@@ -67,8 +67,9 @@ def pick_digit(
         )
 
     candidates = [c for c in components if can_be_main(c)] or components
-    main = max(candidates, key=score)
-    if rim_sharpness is not None:
+    if rim_sharpness is None:
+        main = max(candidates, key=score)
+    else:
         main = _sharpest_best(candidates, score, rim_sharpness)
     chosen = [main]
     x1, y1, x2, y2 = main.x, main.y, main.x2, main.y2
@@ -97,8 +98,8 @@ def _sharpest_best(
     """The best of ``candidates`` once soft-rimmed ones are marked down. Sharpness can only
     lower a score, so pieces are measured best first until the next cannot win (mostly one)."""
     best, best_score = candidates[0], -np.inf
-    for c in sorted(candidates, key=score, reverse=True):
-        base = score(c)
+    scored = sorted(((score(c), c) for c in candidates), key=lambda pair: pair[0], reverse=True)
+    for base, c in scored:
         if base <= best_score:
             break
         sharpness = 1.0 if c.ink >= _INK_NEVER_SHADE else rim_sharpness(c) / _SHARP_RIM
