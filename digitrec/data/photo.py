@@ -20,11 +20,16 @@ from digitrec.utils.tensor_cache import load_or_build_digits
 log = logging.getLogger(__name__)
 
 
-def box_iou(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> float:
-    """The intersection over union of two ``(x, y, w, h)`` boxes."""
+def box_intersection(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> int:
+    """The area two ``(x, y, w, h)`` boxes share."""
     ix = max(0, min(box[0] + box[2], other[0] + other[2]) - max(box[0], other[0]))
     iy = max(0, min(box[1] + box[3], other[1] + other[3]) - max(box[1], other[1]))
-    inter = ix * iy
+    return ix * iy
+
+
+def box_iou(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> float:
+    """The intersection over union of two ``(x, y, w, h)`` boxes."""
+    inter = box_intersection(box, other)
     return inter / max(1, box[2] * box[3] + other[2] * other[3] - inter)
 
 

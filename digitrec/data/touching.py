@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from digitrec.data.labels import NOT_ONE_DIGIT
-from digitrec.data.photo import box_iou
+from digitrec.data.photo import box_intersection, box_iou
 from digitrec.preprocess import VERSION as PREPROCESS_VERSION
 from digitrec.preprocess import DigitFinder, build_preprocessor
 from digitrec.preprocess.runs import VERSION as RUNS_VERSION
@@ -96,9 +96,7 @@ def _widened(
 
 def _covered(piece: tuple[int, int, int, int], digit: tuple[int, int, int, int]) -> float:
     """The share of a digit's box inside a piece's box."""
-    ix = max(0, min(piece[0] + piece[2], digit[0] + digit[2]) - max(piece[0], digit[0]))
-    iy = max(0, min(piece[1] + piece[3], digit[1] + digit[3]) - max(piece[1], digit[1]))
-    return ix * iy / max(1, digit[2] * digit[3])
+    return box_intersection(piece, digit) / max(1, digit[2] * digit[3])
 
 
 def render_touching_pairs(

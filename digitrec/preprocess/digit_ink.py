@@ -58,21 +58,16 @@ def rim_sharpness(labels: np.ndarray, strength: np.ndarray, piece: Component) ->
     region = (slice(y1, piece.y2 + _MIN_PAD), slice(x1, piece.x2 + _MIN_PAD))
     mask = (labels[region] == piece.label).astype(np.uint8)
     ink = strength[region]
-    # the slope per pixel, L1 (Sobel's kernels weigh it 8x), at its steepest next to each pixel
-    gx = cv2.convertScaleAbs(cv2.Sobel(ink, cv2.CV_16S, 1, 0), alpha=1 / 8)
-    gy = cv2.convertScaleAbs(cv2.Sobel(ink, cv2.CV_16S, 0, 1), alpha=1 / 8)
-    steepness = cv2.dilate(cv2.add(gx, gy), _NEIGHBOURS)
-    rim = cv2.subtract(mask, cv2.erode(mask, _NEIGHBOURS)) > 0
-    own = int(quantiles(ink[mask > 0], (_STRENGTH_QUANTILE,))[0])
-    return float(quantiles(steepness[rim], (0.5,))[0]) / max(own, 1)
+    steepness = _steepness(ink, 1 / 8)  # the slope per pixel
+    rim = _rim(mask) > 0
+    return float(quantiles(steepness[rim], (0.5,))[0]) / max(_own_strength(mask, ink), 1)
 
 
 def own_ink(mask: np.ndarray, strength: np.ndarray, level: float) -> np.ndarray:
     """Re-threshold a digit at ``level`` of its own ink strength: the frame's threshold is low
     enough for faint pencil, which widens a blurred pen stroke, fills its loops and joins faint
     shading to it."""
-    own = int(quantiles(strength[mask > 0], (_STRENGTH_QUANTILE,))[0])
-    kept = mask & (strength > level * own)
+    kept = mask & (strength > level * _own_strength(mask, strength))
     return kept.astype(np.uint8) if kept.any() else mask
 
 
@@ -83,14 +78,11 @@ def without_shading(mask: np.ndarray, strength: np.ndarray, min_sharpness: float
     own ink strength (so faint pencil counts as much as a marker)."""
     if cv2.countNonZero(mask) == mask.size:
         return mask  # nothing outside to judge the edges by
-    # 8x the ink's slope per pixel (Sobel), L1, at its steepest next to each pixel, and the
-    # least of it that counts as sharp for each pixel's ink
-    gx = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 1, 0))
-    gy = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 0, 1))
-    steepness = cv2.dilate(cv2.add(gx, gy), _NEIGHBOURS)
+    # 8x the ink's slope per pixel, and the least of it that counts as sharp for each pixel's ink
+    steepness = _steepness(strength, 1.0)
     least = cv2.convertScaleAbs(strength, alpha=8 * min_sharpness)
     # most digits have no soft edge at all: skip the costly part for them
-    rim = cv2.subtract(mask, cv2.erode(mask, _NEIGHBOURS))
+    rim = _rim(mask)
     soft_rim = cv2.countNonZero(cv2.compare(steepness, least, cv2.CMP_LT) & rim)
     if soft_rim <= _SOFT_RIM_ALLOWED * cv2.countNonZero(rim):
         return mask
@@ -102,3 +94,21 @@ def without_shading(mask: np.ndarray, strength: np.ndarray, min_sharpness: float
     sharp = edge_steepness >= least
     kept = (mask & sharp).astype(np.uint8)
     return kept if kept.any() else mask
+
+
+def _own_strength(mask: np.ndarray, strength: np.ndarray) -> int:
+    """A digit's ink strength: the ``_STRENGTH_QUANTILE`` of its pixels' strength."""
+    return int(quantiles(strength[mask > 0], (_STRENGTH_QUANTILE,))[0])
+
+
+def _steepness(strength: np.ndarray, scale: float) -> np.ndarray:
+    """``scale`` x 8 x the slope of ``strength`` per pixel (Sobel, L1; uint8, saturating) at its
+    steepest next to each pixel."""
+    gx = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 1, 0), alpha=scale)
+    gy = cv2.convertScaleAbs(cv2.Sobel(strength, cv2.CV_16S, 0, 1), alpha=scale)
+    return cv2.dilate(cv2.add(gx, gy), _NEIGHBOURS)
+
+
+def _rim(mask: np.ndarray) -> np.ndarray:
+    """The pixels of the 0/1 ``mask`` next to a pixel outside it (0/1)."""
+    return cv2.subtract(mask, cv2.erode(mask, _NEIGHBOURS))
