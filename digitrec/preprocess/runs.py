@@ -65,6 +65,7 @@ class InkRun:
     width: int
     height: int
     _mask: np.ndarray = field(repr=False)
+    _left: int = field(repr=False)  # the mask's first column of ink
     _origin: tuple[int, int, float] = field(repr=False)
     _render: Renderer = field(repr=False)
 
@@ -72,12 +73,13 @@ class InkRun:
     def of(cls, mask: np.ndarray, left: int, top: int, scale: float, render: Renderer) -> InkRun:
         """The run of ink in the 0/1 ``mask`` (a region of the working image whose top-left is
         at ``left, top``; ``scale`` maps the working image to the input)."""
-        _, _, bw, bh = cv2.boundingRect(mask)
+        bx, _, bw, bh = cv2.boundingRect(mask)
         return cls(
             whole=render(mask, left, top, scale),
             width=bw,
             height=bh,
             _mask=mask,
+            _left=bx,
             _origin=(left, top, scale),
             _render=render,
         )
@@ -87,9 +89,9 @@ class InkRun:
         """The candidate cuts, found on first use: most runs are read whole and never cut."""
         if self.width < MIN_RUN_ASPECT * self.height:
             return ()
-        bx, _, bw, bh = cv2.boundingRect(self._mask)
-        cuts = _cut_candidates(self._mask[:, bx : bx + bw], bh, self._strokes, bx)
-        return tuple(bx + c for c in cuts)
+        bx = self._left
+        ink = self._mask[:, bx : bx + self.width]
+        return tuple(bx + c for c in _cut_candidates(ink, self.height, self._strokes, bx))
 
     @cached_property
     def _strokes(self) -> _Strokes:
