@@ -16,6 +16,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from digitrec.data.labels import NOT_ONE_DIGIT
+from digitrec.utils.buffered_metric import BufferedMetric
 from digitrec.utils.cuda_check import restore_nvml_cuda_check, suspend_nvml_cuda_check
 
 #: the checkpoint key of the best validation accuracy so far (a resumed run goes on from it)
@@ -129,6 +130,15 @@ class DigitClassifier(L.LightningModule):
             )
             for _ in range(3)
         )
+        # updated every step through buffers that hand many steps to torchmetrics at once
+        self._epoch_metrics = {
+            stage: (BufferedMetric(loss), BufferedMetric(accuracy))
+            for stage, loss, accuracy in (
+                ("train", self.train_loss, self.train_acc),
+                ("val", self.val_loss, self.val_acc),
+                ("test", self.test_loss, self.test_acc),
+            )
+        }
         self.val_acc_best = MaxMetric()
         self._resumed_best: Tensor | None = None
         self._nvml_check: str | None = None
@@ -187,33 +197,34 @@ class DigitClassifier(L.LightningModule):
     # metric costs about as much as the guide's CNN's whole training step on a CPU.
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, logits, labels = self._step(batch)
-        self.train_loss.update(loss.detach())
-        self.train_acc.update(logits.detach(), labels)
+        self._update("train", loss, logits, labels)
         return loss
 
+    def _update(self, stage: str, loss: Tensor, logits: Tensor, labels: Tensor) -> None:
+        loss_metric, accuracy = self._epoch_metrics[stage]
+        loss_metric.update(loss)
+        accuracy.update(logits, labels)
+
     def on_train_epoch_end(self) -> None:
-        self._log_epoch("train", self.train_loss, self.train_acc)
+        self._log_epoch("train")
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        loss, logits, labels = self._step(batch)
-        self.val_loss.update(loss)
-        self.val_acc.update(logits, labels)
+        self._update("val", *self._step(batch))
 
     def on_validation_epoch_end(self) -> None:
-        accuracy = self._log_epoch("val", self.val_loss, self.val_acc)
+        accuracy = self._log_epoch("val")
         self.val_acc_best.update(accuracy)
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        loss, logits, labels = self._step(batch)
-        self.test_loss.update(loss)
-        self.test_acc.update(logits, labels)
+        self._update("test", *self._step(batch))
 
     def on_test_epoch_end(self) -> None:
-        self._log_epoch("test", self.test_loss, self.test_acc)
+        self._log_epoch("test")
 
-    def _log_epoch(self, stage: str, loss: MeanMetric, accuracy: MulticlassAccuracy) -> Tensor:
+    def _log_epoch(self, stage: str) -> Tensor:
         """Log ``<stage>/loss`` and ``<stage>/acc`` (synced across processes), then reset."""
+        loss, accuracy = self._epoch_metrics[stage]
         values = {f"{stage}/loss": loss.compute(), f"{stage}/acc": accuracy.compute()}
         # already reduced over processes by torchmetrics; sync_dist only averages equal values
         self.log_dict(values, prog_bar=stage != "test", sync_dist=True)
