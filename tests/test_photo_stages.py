@@ -8,9 +8,15 @@ import pytest
 
 from digitrec.preprocess.choice import group_columns, number_digits, pick_digit
 from digitrec.preprocess.digit_ink import own_ink, rim_sharpness, without_shading
-from digitrec.preprocess.ink import Component, InkFinder, ink_is_dark, working_gray
+from digitrec.preprocess.ink import Component, InkFinder, ink_is_dark, ink_strength, working_gray
 from digitrec.preprocess.mnist_form import deskewed, fit_and_centre, normalise_strokes, stroke_width
-from digitrec.preprocess.ruled_lines import horizontal_opening, line_angle, without_ruled_lines
+from digitrec.preprocess.ruled_lines import (
+    horizontal_opening,
+    level_above_rules,
+    line_angle,
+    on_ruled_lines,
+    without_ruled_lines,
+)
 
 
 def _page(h: int = 240, w: int = 320) -> np.ndarray:
@@ -82,6 +88,55 @@ def test_rules_broken_into_dashes_are_removed_too():
     cleaned = without_ruled_lines(mask)
     assert cleaned[:, : w // 3].sum() == 0 and cleaned[:, -w // 4 :].sum() == 0
     assert cleaned[70:290, w // 2 - 2 : w // 2 + 13].any(axis=1).all()  # the stroke, whole
+
+
+def _squared_page(grid_tone: int, pen_tone: int) -> np.ndarray:
+    """A phone photo of squared paper at the analysis size: a grid of thin gray lines, and a
+    small digit (a 4) written with a thin pen."""
+    page = np.full((480, 270), 225, np.uint8)
+    for k in range(8, 480, 16):
+        cv2.line(page, (0, k), (269, k + 4), grid_tone, 1)
+    for k in range(6, 270, 16):
+        cv2.line(page, (k, 0), (k - 4, 479), grid_tone, 1)
+    for start, end in (
+        ((120, 200), (104, 236)),
+        ((104, 236), (140, 236)),
+        ((132, 214), (130, 250)),
+    ):
+        cv2.line(page, start, end, pen_tone, 2)
+    return page
+
+
+def test_a_grid_nearly_as_dark_as_the_pen_is_thresholded_away_leaving_the_digit():
+    page = _squared_page(grid_tone=165, pen_tone=40)
+    finder = InkFinder(remove_lines=True)
+    strength = ink_strength(page, "auto")
+    mask = finder._mask(strength)
+    assert mask[:, :60].sum() > 500  # thresholded like any page, the grid is ink
+    level = level_above_rules(mask, strength)
+    assert level is not None and strength[236, 120] > level > strength[8, 30]
+    found = finder(page)
+    # the digit alone is left: one piece, where it was written (not a net of grid lines)
+    (digit,) = found.components
+    assert 100 <= digit.x <= 106 and 196 <= digit.y <= 202 and digit.x2 < 145 and digit.y2 < 255
+    # where the pen is no stronger than the grid, the threshold stays as it was
+    faint = _squared_page(grid_tone=165, pen_tone=165)
+    strength = ink_strength(faint, "auto")
+    assert level_above_rules(finder._mask(strength), strength) is None
+
+
+def test_a_digits_own_bars_filling_a_tight_crop_are_no_rules():
+    # a thick 3 filling its crop: three bars across most of the width, and a page of rules
+    crop = np.zeros((170, 150), np.uint8)
+    for y in (20, 85, 150):
+        cv2.line(crop, (10, y), (140, y), 1, 14)
+    cv2.line(crop, (135, 20), (135, 150), 1, 14)
+    assert on_ruled_lines(crop) is None
+    ruled = np.zeros((480, 360), np.uint8)
+    for y in range(20, 480, 40):
+        cv2.line(ruled, (0, y), (359, y), 1, 1)
+    on_lines = on_ruled_lines(ruled)
+    assert on_lines is not None and on_lines.sum() >= 0.9 * ruled.sum()
 
 
 @pytest.mark.parametrize("span", [40, 41])

@@ -13,6 +13,12 @@ _INTERPOLATIONS = {
 }
 
 
+def quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of ``uint8`` values by counting (far cheaper than sorting)."""
+    counts = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    return np.searchsorted(counts, np.asarray(fractions) * counts[-1])
+
+
 #: the side of the digits every net reads (MNIST's form)
 DIGIT_SIDE = 28
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.preprocess.ink import Component, quantiles
+from digitrec.preprocess.basic import quantiles
+from digitrec.preprocess.ink import Component
 
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # a digit's ink strength is this quantile of its pixels' strength

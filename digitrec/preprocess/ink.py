@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.preprocess.basic import to_gray_uint8
-from digitrec.preprocess.ruled_lines import without_ruled_lines
+from digitrec.preprocess.basic import quantiles, to_gray_uint8
+from digitrec.preprocess.ruled_lines import level_above_rules, without_ruled_lines
 
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 
@@ -76,12 +76,6 @@ class InkFound:
     labels: np.ndarray
     components: list[Component]
     scale: float
-
-
-def quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
-    """Quantiles of ``uint8`` values by counting (far cheaper than sorting)."""
-    counts = np.cumsum(np.bincount(values.ravel(), minlength=256))
-    return np.searchsorted(counts, np.asarray(fractions) * counts[-1])
 
 
 def odd(n: float) -> int:
@@ -192,6 +186,9 @@ class InkFinder:
             # hardly any paper (a tight crop of a thick digit may be more ink than paper, though)
             return None
         if self.remove_lines:
+            above_rules = level_above_rules(mask, strength)
+            if above_rules is not None:
+                mask = self._mask(strength, above_rules)
             mask = without_ruled_lines(mask)
         # faint ink thresholds into speckles: a small closing joins them into strokes again
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _SPECKLE_CLOSING)
@@ -203,11 +200,13 @@ class InkFinder:
             c.ink = float(strength[c.y : c.y2, c.x : c.x2][inside].mean()) / 255.0
         return InkFound(strength, labels, components, scale)
 
-    def _mask(self, strength: np.ndarray) -> np.ndarray:
-        """Ink (1) and paper (0): Otsu's level, capped, never below ``min_contrast``."""
-        # Otsu's level from every other pixel of every other row: the same level, 4x cheaper
-        otsu, _ = cv2.threshold(strength[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        threshold = max(self.min_contrast * 255, min(otsu, _MAX_THRESHOLD * 255))
+    def _mask(self, strength: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Ink (1) and paper (0): above ``threshold``, by default Otsu's level, capped, never
+        below ``min_contrast``."""
+        if threshold is None:
+            # Otsu's level from every other pixel of every other row: the same, 4x cheaper
+            otsu, _ = cv2.threshold(strength[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            threshold = max(self.min_contrast * 255, min(otsu, _MAX_THRESHOLD * 255))
         return cv2.threshold(strength, threshold, 1, cv2.THRESH_BINARY)[1]
 
     @staticmethod

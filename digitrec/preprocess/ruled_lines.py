@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
+
+from digitrec.preprocess.basic import quantiles
 
 #: ruled lines are looked for at these tilts (degrees)
 LINE_ANGLES = np.arange(-15, 16, 3)
@@ -28,6 +32,19 @@ _MIN_THICKNESS = 3
 _ROW_SHARE = 0.5
 # a ruled page shows at least this many lines
 _MIN_LINES = 2
+# ... and a page whose threshold is raised above its rules at least this many (a digit
+# filling a tight crop shows three bars at most: a 3's): rows holding this share of the
+# width in ink, told apart where the ink between them falls by _RULE_GAP of the width
+_MIN_RULES = 5
+_RULE_PEAK = 0.85
+_RULE_GAP = 0.25
+# a page's rules are as strong as this quantile of their pixels' ink strength (the rest: the
+# lines' anti-aliased rims, strokes crossing them)
+_RULE_QUANTILE = 0.9
+# ink is thresholded this much above the rules' strength, where the page's strongest ink
+# (its 0.999 quantile) is at least _STANDS_OUT times as strong as the rules
+_ABOVE_RULES = 1.1
+_STANDS_OUT = 1.25
 # a line between two tried tilts (or bowed) drifts by a row or two across the page: its run is
 # looked for in a band three rows high
 _LINE_BAND = np.ones((3, 1), np.uint8)
@@ -36,6 +53,91 @@ _LINE_BAND = np.ones((3, 1), np.uint8)
 def line_angle(mask: np.ndarray) -> float | None:
     """The tilt (degrees) of ruled lines in the 0/1 ``mask``, or None when there are none: the
     shear (from -15 to 15 degrees) whose rows best hold runs of ink across most of the width."""
+    found = _lines_at_best_tilt(mask)
+    return None if found is None else float(LINE_ANGLES[found.tilt])
+
+
+def on_ruled_lines(mask: np.ndarray) -> np.ndarray | None:
+    """The pixels of the 0/1 ``mask`` lying on its ruled lines (0/1; dashes, a grid's columns
+    and the strokes that cross a line included), or None when it shows fewer than
+    ``_MIN_RULES`` of them: the rows, at the tilt :func:`line_angle` finds, holding ink across
+    most of the width, counted in cells of ``_CELL`` px so that a rule broken into dashes still
+    counts. Rules count where two neighbouring rows hold most of a width of ink, as separate
+    ones where the ink between them falls by a quarter of the width (a digit filling a tight
+    crop shows three bars at most)."""
+    found = _lines_at_best_tilt(mask) if mask.shape[1] >= MIN_WIDTH else None
+    if found is None:
+        return None
+    row_ink = found.counts[found.tilt]
+    least = LINE_SPAN * found.width
+    if _separate_peaks(row_ink, _RULE_PEAK * found.width, _RULE_GAP * found.width) < _MIN_RULES:
+        return None
+    # a line between two tried tilts straddles two neighbouring rows: counts[j] holds rows j-1, j
+    rows = np.flatnonzero(row_ink >= least)
+    is_line_row = np.zeros(len(row_ink) + 1, bool)
+    is_line_row[rows] = is_line_row[rows - 1] = True
+    on_line_cells = np.zeros(found.cells.shape, np.uint8)
+    tilted = found.offsets[found.tilt] - found.tilt * len(row_ink)
+    on_line_cells[found.ys, found.xs] = is_line_row[tilted]
+    h, w = mask.shape
+    cover = cv2.resize(
+        on_line_cells,
+        (found.cells.shape[1] * _CELL, found.cells.shape[0] * _CELL),
+        interpolation=cv2.INTER_NEAREST,
+    )
+    on_lines = np.zeros_like(mask)
+    ch, cw = min(h, cover.shape[0]), min(w, cover.shape[1])
+    on_lines[:ch, :cw] = cover[:ch, :cw] & mask[:ch, :cw]
+    return on_lines
+
+
+def _separate_peaks(profile: np.ndarray, least: float, fall: float) -> int:
+    """How many times ``profile`` reaches ``least``, counting a new time only after it fell
+    by ``fall`` from its highest since the last."""
+    count, highest, ready = 0, 0.0, True
+    for value in profile.tolist():
+        if ready and value >= least:
+            count, highest, ready = count + 1, value, False
+        elif not ready:
+            highest = max(highest, value)
+            ready = value <= highest - fall
+    return count
+
+
+def level_above_rules(mask: np.ndarray, strength: np.ndarray) -> int | None:
+    """An ink threshold just above the strength of the ruled lines in the 0/1 ``mask`` (0-255,
+    as ``strength``), where the page's strongest ink stands clearly above them; else None.
+
+    A page's printed grid or rules can be nearly as dark as a thin pen: thresholded with the
+    pen, the lines join everything into a net (a grid's columns are never removed as rules),
+    and a small digit is lost in it. Where the pen is stronger, a threshold above the lines
+    keeps the digit and drops most of the lines before they are looked for."""
+    on_lines = on_ruled_lines(mask)
+    if on_lines is None:
+        return None
+    rules = quantiles(strength[on_lines > 0], (_RULE_QUANTILE,))[0]
+    strongest = quantiles(strength[mask > 0], (0.999,))[0]
+    if strongest < _STANDS_OUT * rules:
+        return None
+    return int(_ABOVE_RULES * rules)
+
+
+@dataclass(frozen=True)
+class _TiltedLines:
+    """The ink of a mask counted along lines of every tried tilt (a sparse Radon transform):
+    ``counts[t, j]``, the inked cells of rows ``j-1`` and ``j`` at tilt ``t``; ``offsets``,
+    each inked cell's row (plus ``t`` x the rows per tilt) at every tilt; ``tilt``, the best."""
+
+    cells: np.ndarray
+    ys: np.ndarray
+    xs: np.ndarray
+    offsets: np.ndarray
+    counts: np.ndarray
+    tilt: int
+    width: int
+
+
+def _lines_at_best_tilt(mask: np.ndarray) -> _TiltedLines | None:
     h, w = mask.shape
     small = cv2.resize(
         mask * 255, (max(1, w // _CELL), max(1, h // _CELL)), interpolation=cv2.INTER_AREA
@@ -58,7 +160,9 @@ def line_angle(mask: np.ndarray) -> float | None:
     # one that gathers the most ink into one row
     peaks = counts.max(axis=1)
     best = int(np.argmax(peaks))
-    return float(LINE_ANGLES[best]) if peaks[best] >= LINE_SPAN * sw else None
+    if peaks[best] < LINE_SPAN * sw:
+        return None
+    return _TiltedLines(small, ys, xs, offsets, counts, best, sw)
 
 
 def shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
