@@ -13,7 +13,11 @@ import cv2
 import numpy as np
 
 from digitrec.preprocess.basic import quantiles, to_gray_uint8
-from digitrec.preprocess.ruled_lines import level_above_rules, without_ruled_lines
+from digitrec.preprocess.ruled_lines import (
+    level_above_rules,
+    lines_at_best_tilt,
+    without_ruled_lines,
+)
 
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 
@@ -186,10 +190,7 @@ class InkFinder:
             # hardly any paper (a tight crop of a thick digit may be more ink than paper, though)
             return None
         if self.remove_lines:
-            above_rules = level_above_rules(mask, strength)
-            if above_rules is not None:
-                mask = self._mask(strength, above_rules)
-            mask = without_ruled_lines(mask)
+            mask = self._without_rules(mask, strength)
         # faint ink thresholds into speckles: a small closing joins them into strokes again
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _SPECKLE_CLOSING)
         labels, components = self._components(mask)
@@ -208,6 +209,20 @@ class InkFinder:
             otsu, _ = cv2.threshold(strength[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
             threshold = max(self.min_contrast * 255, min(otsu, _MAX_THRESHOLD * 255))
         return cv2.threshold(strength, threshold, 1, cv2.THRESH_BINARY)[1]
+
+    def _without_rules(self, mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
+        """``mask`` without its ruled lines: thresholded above them where the pen is stronger,
+        and what is left of them removed (most frames have none: they are looked for once)."""
+        lines = lines_at_best_tilt(mask)
+        if lines is None:
+            return mask
+        above_rules = level_above_rules(mask, strength, lines)
+        if above_rules is not None:
+            mask = self._mask(strength, above_rules)
+            lines = lines_at_best_tilt(mask)
+            if lines is None:
+                return mask
+        return without_ruled_lines(mask, lines.angle)
 
     @staticmethod
     def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Component]]:

@@ -53,11 +53,11 @@ _LINE_BAND = np.ones((3, 1), np.uint8)
 def line_angle(mask: np.ndarray) -> float | None:
     """The tilt (degrees) of ruled lines in the 0/1 ``mask``, or None when there are none: the
     shear (from -15 to 15 degrees) whose rows best hold runs of ink across most of the width."""
-    found = _lines_at_best_tilt(mask)
-    return None if found is None else float(LINE_ANGLES[found.tilt])
+    found = lines_at_best_tilt(mask)
+    return None if found is None else found.angle
 
 
-def on_ruled_lines(mask: np.ndarray) -> np.ndarray | None:
+def on_ruled_lines(mask: np.ndarray, found: TiltedLines | None = None) -> np.ndarray | None:
     """The pixels of the 0/1 ``mask`` lying on its ruled lines (0/1; dashes, a grid's columns
     and the strokes that cross a line included), or None when it shows fewer than
     ``_MIN_RULES`` of them: the rows, at the tilt :func:`line_angle` finds, holding ink across
@@ -65,7 +65,7 @@ def on_ruled_lines(mask: np.ndarray) -> np.ndarray | None:
     counts. Rules count where two neighbouring rows hold most of a width of ink, as separate
     ones where the ink between them falls by a quarter of the width (a digit filling a tight
     crop shows three bars at most)."""
-    found = _lines_at_best_tilt(mask) if mask.shape[1] >= MIN_WIDTH else None
+    found = found or lines_at_best_tilt(mask)
     if found is None:
         return None
     row_ink = found.counts[found.tilt]
@@ -104,15 +104,18 @@ def _separate_peaks(profile: np.ndarray, least: float, fall: float) -> int:
     return count
 
 
-def level_above_rules(mask: np.ndarray, strength: np.ndarray) -> int | None:
+def level_above_rules(
+    mask: np.ndarray, strength: np.ndarray, found: TiltedLines | None = None
+) -> int | None:
     """An ink threshold just above the strength of the ruled lines in the 0/1 ``mask`` (0-255,
     as ``strength``), where the page's strongest ink stands clearly above them; else None.
 
     A page's printed grid or rules can be nearly as dark as a thin pen: thresholded with the
     pen, the lines join everything into a net (a grid's columns are never removed as rules),
     and a small digit is lost in it. Where the pen is stronger, a threshold above the lines
-    keeps the digit and drops most of the lines before they are looked for."""
-    on_lines = on_ruled_lines(mask)
+    keeps the digit and drops most of the lines before they are looked for. ``found``: the
+    mask's :func:`lines_at_best_tilt`, where already known."""
+    on_lines = on_ruled_lines(mask, found)
     if on_lines is None:
         return None
     rules = quantiles(strength[on_lines > 0], (_RULE_QUANTILE,))[0]
@@ -123,10 +126,16 @@ def level_above_rules(mask: np.ndarray, strength: np.ndarray) -> int | None:
 
 
 @dataclass(frozen=True)
-class _TiltedLines:
+class TiltedLines:
     """The ink of a mask counted along lines of every tried tilt (a sparse Radon transform):
     ``counts[t, j]``, the inked cells of rows ``j-1`` and ``j`` at tilt ``t``; ``offsets``,
-    each inked cell's row (plus ``t`` x the rows per tilt) at every tilt; ``tilt``, the best."""
+    each inked cell's row (plus ``t`` x the rows per tilt) at every tilt; ``tilt``, the best
+    (:func:`lines_at_best_tilt`)."""
+
+    @property
+    def angle(self) -> float:
+        """The best tilt in degrees."""
+        return float(LINE_ANGLES[self.tilt])
 
     cells: np.ndarray
     ys: np.ndarray
@@ -137,7 +146,12 @@ class _TiltedLines:
     width: int
 
 
-def _lines_at_best_tilt(mask: np.ndarray) -> _TiltedLines | None:
+def lines_at_best_tilt(mask: np.ndarray) -> TiltedLines | None:
+    """The ink of the 0/1 ``mask`` along lines of the tilt that gathers the most of it into
+    one row, or None where no row at any tilt holds ink across most of the width (or the mask
+    is too narrow to hold ruled lines)."""
+    if mask.shape[1] < MIN_WIDTH:
+        return None
     h, w = mask.shape
     small = cv2.resize(
         mask * 255, (max(1, w // _CELL), max(1, h // _CELL)), interpolation=cv2.INTER_AREA
@@ -162,7 +176,7 @@ def _lines_at_best_tilt(mask: np.ndarray) -> _TiltedLines | None:
     best = int(np.argmax(peaks))
     if peaks[best] < LINE_SPAN * sw:
         return None
-    return _TiltedLines(small, ys, xs, offsets, counts, best, sw)
+    return TiltedLines(small, ys, xs, offsets, counts, best, sw)
 
 
 def shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
@@ -213,15 +227,15 @@ def horizontal_opening(mask: np.ndarray, span: int) -> np.ndarray:
     return opened
 
 
-def without_ruled_lines(mask: np.ndarray) -> np.ndarray:
+def without_ruled_lines(mask: np.ndarray, angle: float | None = None) -> np.ndarray:
     """``mask`` (0/1) without its ruled lines (straight runs across 70% of the width at any
-    tilt up to 15 degrees), the strokes they crossed joined again."""
+    tilt up to 15 degrees, or at ``angle`` where it is known), the strokes they crossed
+    joined again."""
     h, w = mask.shape
-    if w < MIN_WIDTH:
-        return mask
-    angle = line_angle(mask)
     if angle is None:
-        return mask
+        angle = line_angle(mask)
+        if angle is None:
+            return mask
     slope = np.tan(np.deg2rad(angle))
     level, offset = shear(mask, slope)
     band = cv2.dilate(level, _LINE_BAND)
