@@ -132,11 +132,6 @@ class TiltedLines:
     each inked cell's row (plus ``t`` x the rows per tilt) at every tilt; ``tilt``, the best
     (:func:`lines_at_best_tilt`)."""
 
-    @property
-    def angle(self) -> float:
-        """The best tilt in degrees."""
-        return float(LINE_ANGLES[self.tilt])
-
     cells: np.ndarray
     ys: np.ndarray
     xs: np.ndarray
@@ -144,6 +139,11 @@ class TiltedLines:
     counts: np.ndarray
     tilt: int
     width: int
+
+    @property
+    def angle(self) -> float:
+        """The best tilt in degrees."""
+        return float(LINE_ANGLES[self.tilt])
 
 
 def lines_at_best_tilt(mask: np.ndarray) -> TiltedLines | None:
