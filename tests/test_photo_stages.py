@@ -125,6 +125,43 @@ def test_a_grid_nearly_as_dark_as_the_pen_is_thresholded_away_leaving_the_digit(
     assert level_above_rules(finder._mask(strength), strength) is None
 
 
+def _ruled_page(
+    rule_tone: int, pen_tone: int, dash: int, digit_size: int, spacing: int = 16
+) -> np.ndarray:
+    """A page at the analysis size: rules of ``rule_tone`` broken into dashes ``dash`` px long
+    (as a thin rule thresholds), and a digit (an 8) ``digit_size`` px tall in ``pen_tone``."""
+    page = np.full((480, 300), 225, np.uint8)
+    for y in range(10, 480, spacing):
+        for x in range(0, 300, dash + 8):
+            cv2.line(page, (x, y), (x + dash - 1, y), rule_tone, 1)
+    r = digit_size // 4
+    for cy in (240 - r, 240 + r):
+        cv2.circle(page, (150, cy), r, pen_tone, 2 if digit_size < 60 else 12)
+    return page
+
+
+def test_rules_broken_into_dashes_are_thresholded_away_around_a_small_digit():
+    page = _ruled_page(rule_tone=170, pen_tone=40, dash=12, digit_size=28)
+    strength = ink_strength(page, "auto")
+    finder = InkFinder()
+    level = level_above_rules(finder._mask(strength), strength)
+    assert level is not None and strength[225:256, 140:160].max() > level > strength[10, 4]
+    (digit,) = finder(page).components  # the 8 alone: no dash is left to box instead
+    assert 140 <= digit.x <= 145 and 224 <= digit.y <= 228
+
+
+def test_a_big_digit_before_a_few_rules_keeps_the_frames_threshold():
+    # most of the ink is the digit's (a webcam frame of a digit on ruled paper), part of it on
+    # the rules' rows: the frame is thresholded as any other, the digit kept whole
+    page = _ruled_page(rule_tone=150, pen_tone=40, dash=60, digit_size=240, spacing=48)
+    strength = ink_strength(page, "auto")
+    mask = InkFinder()._mask(strength)
+    assert on_ruled_lines(mask) is not None  # the rules are there
+    assert level_above_rules(mask, strength) is None
+    digit = max(InkFinder()(page).components, key=lambda c: c.area)
+    assert digit.h >= 230 and digit.w >= 110
+
+
 def test_a_digits_own_bars_filling_a_tight_crop_are_no_rules():
     # a thick 3 filling its crop: three bars across most of the width, and a page of rules
     crop = np.zeros((170, 150), np.uint8)

@@ -14,6 +14,7 @@ import numpy as np
 
 from digitrec.preprocess.basic import quantiles, to_gray_uint8
 from digitrec.preprocess.ruled_lines import (
+    RULE_SPAN,
     level_above_rules,
     lines_at_best_tilt,
     without_ruled_lines,
@@ -213,16 +214,13 @@ class InkFinder:
     def _without_rules(self, mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
         """``mask`` without its ruled lines: thresholded above them where the pen is stronger,
         and what is left of them removed (most frames have none: they are looked for once)."""
-        lines = lines_at_best_tilt(mask)
+        lines = lines_at_best_tilt(mask, RULE_SPAN)
         if lines is None:
-            return mask
+            return mask  # (no row holds even RULE_SPAN < LINE_SPAN of the width in ink)
         above_rules = level_above_rules(mask, strength, lines)
         if above_rules is not None:
-            mask = self._mask(strength, above_rules)
-            lines = lines_at_best_tilt(mask)
-            if lines is None:
-                return mask
-        return without_ruled_lines(mask, lines.angle)
+            return without_ruled_lines(self._mask(strength, above_rules))
+        return without_ruled_lines(mask, lines.angle) if lines.holds_a_line else mask
 
     @staticmethod
     def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Component]]:

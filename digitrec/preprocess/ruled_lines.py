@@ -32,11 +32,12 @@ _MIN_THICKNESS = 3
 _ROW_SHARE = 0.5
 # a ruled page shows at least this many lines
 _MIN_LINES = 2
-# ... and a page whose threshold is raised above its rules at least this many (a digit
-# filling a tight crop shows three bars at most: a 3's): rows holding this share of the
-# width in ink, told apart where the ink between them falls by _RULE_GAP of the width
+# ... and a page whose threshold is raised above its rules at least this many: rows holding at
+# least RULE_SPAN of the width in ink (a thin rule thresholded with the pen breaks into dashes),
+# told apart where the ink rises and falls by _RULE_GAP of the width between them (a digit
+# filling a tight crop shows three bars at most: a 3's)
+RULE_SPAN = 0.4
 _MIN_RULES = 5
-_RULE_PEAK = 0.85
 _RULE_GAP = 0.25
 # a page's rules are as strong as this quantile of their pixels' ink strength (the rest: the
 # lines' anti-aliased rims, strokes crossing them)
@@ -45,6 +46,9 @@ _RULE_QUANTILE = 0.9
 # (its 0.999 quantile) is at least _STANDS_OUT times as strong as the rules
 _ABOVE_RULES = 1.1
 _STANDS_OUT = 1.25
+# ... on a page whose rules hold at least this share of its ink (a small digit on a ruled or
+# squared page; a webcam's big digit with a few rules behind it is thresholded as any frame)
+_RULES_SHARE = 0.75
 # a line between two tried tilts (or bowed) drifts by a row or two across the page: its run is
 # looked for in a band three rows high
 _LINE_BAND = np.ones((3, 1), np.uint8)
@@ -60,17 +64,17 @@ def line_angle(mask: np.ndarray) -> float | None:
 def on_ruled_lines(mask: np.ndarray, found: TiltedLines | None = None) -> np.ndarray | None:
     """The pixels of the 0/1 ``mask`` lying on its ruled lines (0/1; dashes, a grid's columns
     and the strokes that cross a line included), or None when it shows fewer than
-    ``_MIN_RULES`` of them: the rows, at the tilt :func:`line_angle` finds, holding ink across
-    most of the width, counted in cells of ``_CELL`` px so that a rule broken into dashes still
-    counts. Rules count where two neighbouring rows hold most of a width of ink, as separate
-    ones where the ink between them falls by a quarter of the width (a digit filling a tight
-    crop shows three bars at most)."""
-    found = found or lines_at_best_tilt(mask)
+    ``_MIN_RULES`` of them: the rows, at the tilt :func:`line_angle` finds, holding at least
+    ``RULE_SPAN`` of the width in ink, counted in cells of ``_CELL`` px so that a rule broken
+    into dashes still counts, as separate rules where the ink rises and falls by a quarter of
+    the width between them (a digit filling a tight crop shows three bars at most). ``found``:
+    the mask's :func:`lines_at_best_tilt` with ``RULE_SPAN``, where already known."""
+    found = found or lines_at_best_tilt(mask, RULE_SPAN)
     if found is None:
         return None
     row_ink = found.counts[found.tilt]
-    least = LINE_SPAN * found.width
-    if _separate_peaks(row_ink, _RULE_PEAK * found.width, _RULE_GAP * found.width) < _MIN_RULES:
+    least = RULE_SPAN * found.width
+    if _separate_peaks(row_ink, least, _RULE_GAP * found.width) < _MIN_RULES:
         return None
     # a line between two tried tilts straddles two neighbouring rows: counts[j] holds rows j-1, j
     rows = np.flatnonzero(row_ink >= least)
@@ -91,16 +95,20 @@ def on_ruled_lines(mask: np.ndarray, found: TiltedLines | None = None) -> np.nda
     return on_lines
 
 
-def _separate_peaks(profile: np.ndarray, least: float, fall: float) -> int:
-    """How many times ``profile`` reaches ``least``, counting a new time only after it fell
-    by ``fall`` from its highest since the last."""
-    count, highest, ready = 0, 0.0, True
+def _separate_peaks(profile: np.ndarray, least: float, swing: float) -> int:
+    """How many peaks ``profile`` has that reach ``least`` and rise by ``swing`` above the
+    lowest value since the last peak (the profile starts from 0), each peak ending where the
+    profile falls by ``swing`` from its highest."""
+    count, rising, extreme = 0, True, 0.0
     for value in profile.tolist():
-        if ready and value >= least:
-            count, highest, ready = count + 1, value, False
-        elif not ready:
-            highest = max(highest, value)
-            ready = value <= highest - fall
+        if rising:
+            extreme = min(extreme, value)
+            if value >= least and value >= extreme + swing:
+                count, rising, extreme = count + 1, False, value
+        else:
+            extreme = max(extreme, value)
+            if value <= extreme - swing:
+                rising, extreme = True, value
     return count
 
 
@@ -112,13 +120,17 @@ def level_above_rules(
 
     A page's printed grid or rules can be nearly as dark as a thin pen: thresholded with the
     pen, the lines join everything into a net (a grid's columns are never removed as rules),
-    and a small digit is lost in it. Where the pen is stronger, a threshold above the lines
-    keeps the digit and drops most of the lines before they are looked for. ``found``: the
-    mask's :func:`lines_at_best_tilt`, where already known."""
+    and a small digit is lost in it. Where the rules are most of the ink and the pen is
+    stronger, a threshold above the lines keeps the digit and drops most of the lines before
+    they are looked for. ``found``: the
+    mask's :func:`lines_at_best_tilt` with ``RULE_SPAN``, where already known."""
     on_lines = on_ruled_lines(mask, found)
     if on_lines is None:
         return None
-    rules = quantiles(strength[on_lines > 0], (_RULE_QUANTILE,))[0]
+    on_rules = strength[on_lines > 0]
+    if len(on_rules) < _RULES_SHARE * cv2.countNonZero(mask):
+        return None
+    rules = quantiles(on_rules, (_RULE_QUANTILE,))[0]
     strongest = quantiles(strength[mask > 0], (0.999,))[0]
     if strongest < _STANDS_OUT * rules:
         return None
@@ -145,11 +157,17 @@ class TiltedLines:
         """The best tilt in degrees."""
         return float(LINE_ANGLES[self.tilt])
 
+    @property
+    def holds_a_line(self) -> bool:
+        """Does a row at the best tilt hold ink across ``LINE_SPAN`` of the width (what
+        :func:`line_angle` asks)?"""
+        return bool(self.counts[self.tilt].max() >= LINE_SPAN * self.width)
 
-def lines_at_best_tilt(mask: np.ndarray) -> TiltedLines | None:
+
+def lines_at_best_tilt(mask: np.ndarray, least: float = LINE_SPAN) -> TiltedLines | None:
     """The ink of the 0/1 ``mask`` along lines of the tilt that gathers the most of it into
-    one row, or None where no row at any tilt holds ink across most of the width (or the mask
-    is too narrow to hold ruled lines)."""
+    one row, or None where no row at any tilt holds ink across ``least`` of the width (or the
+    mask is too narrow to hold ruled lines)."""
     if mask.shape[1] < MIN_WIDTH:
         return None
     h, w = mask.shape
@@ -159,7 +177,7 @@ def lines_at_best_tilt(mask: np.ndarray) -> TiltedLines | None:
     small = (small > 0).astype(np.uint8)
     sw = small.shape[1]
     ys, xs = np.nonzero(small)
-    if len(xs) < LINE_SPAN * sw:  # not even one line's worth of ink
+    if len(xs) < least * sw:  # not even one line's worth of ink
         return None
     # ink counted along lines of every slope at once (a sparse Radon transform)
     offsets = np.round(ys[None, :] - xs[None, :] * _LINE_SLOPES[:, None]).astype(np.int64)
@@ -174,7 +192,7 @@ def lines_at_best_tilt(mask: np.ndarray) -> TiltedLines | None:
     # one that gathers the most ink into one row
     peaks = counts.max(axis=1)
     best = int(np.argmax(peaks))
-    if peaks[best] < LINE_SPAN * sw:
+    if peaks[best] < least * sw:
         return None
     return TiltedLines(small, ys, xs, offsets, counts, best, sw)
 
