@@ -122,8 +122,8 @@ def level_above_rules(
     pen, the lines join everything into a net (a grid's columns are never removed as rules),
     and a small digit is lost in it. Where the rules are most of the ink and the pen is
     stronger, a threshold above the lines keeps the digit and drops most of the lines before
-    they are looked for. ``found``: the
-    mask's :func:`lines_at_best_tilt` with ``RULE_SPAN``, where already known."""
+    they are looked for. ``found``: the mask's :func:`lines_at_best_tilt` with ``RULE_SPAN``,
+    where already known."""
     on_lines = on_ruled_lines(mask, found)
     if on_lines is None:
         return None
