@@ -13,16 +13,24 @@ from digitrec.data.split import Side
 from digitrec.data.touching import label_piece, render_touching_pairs
 from digitrec.module import DigitClassifier, digit_or_spread_loss
 from digitrec.preprocess import InkRun
-from digitrec.preprocess.runs import DigitCrop
+from digitrec.preprocess.mnist_form import MnistForm
+from digitrec.preprocess.runs import DigitCrop, Renderer
 
 ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
 SEED_CNN = {"_target_": "digitrec.nets.guide_cnn.GuideCNN"}
 MNIST = {"_target_": "digitrec.preprocess.PhotoPreprocessor"}
 
 
-def _keep_mask(mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
-    """A renderer that returns the mask itself (to see exactly which ink a piece holds)."""
-    return DigitCrop(box=(left, top, mask.shape[1], mask.shape[0]), image=mask.copy())
+def _keep_mask(shape: tuple[int, int]) -> Renderer:
+    """A renderer that returns the ink it is given where it lies in a run's mask of ``shape``
+    (to see exactly which ink a piece holds)."""
+
+    def render(mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
+        canvas = np.zeros(shape, np.uint8)
+        canvas[top : top + mask.shape[0], left : left + mask.shape[1]] = mask
+        return DigitCrop(box=(left, top, mask.shape[1], mask.shape[0]), image=canvas)
+
+    return render
 
 
 def _overlapping_strokes() -> np.ndarray:
@@ -38,7 +46,7 @@ def _overlapping_strokes() -> np.ndarray:
 
 def test_a_cut_gives_a_stroke_that_only_overhangs_it_to_its_own_side():
     mask = _overlapping_strokes()
-    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask)
+    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask(mask.shape))
     assert len(run.cuts) >= 3, run.cuts
     # some cut parts the two strokes: each side holds one stroke whole, none of the other's
     first = np.zeros_like(mask)
@@ -56,10 +64,35 @@ def test_a_cut_gives_a_stroke_that_only_overhangs_it_to_its_own_side():
 def test_a_cut_through_one_stroke_parts_it_at_the_column():
     mask = np.zeros((40, 80), np.uint8)
     cv2.rectangle(mask, (5, 5), (74, 34), 1, -1)  # one wide blob: two digits run together
-    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask)
+    run = InkRun.of(mask, 0, 0, 1.0, _keep_mask(mask.shape))
     a = run.cuts[1]
     left = run.piece(0, 1).image
     assert left[:, a:].sum() == 0 and left[:, :a].sum() == mask[:, :a].sum()
+
+
+def test_a_piece_is_rendered_from_its_own_box_as_from_the_whole_run():
+    # two real digits written into each other, 60 px tall (below MnistForm's downscaling size)
+    embedded, embedded_labels = load_embedded_digits()
+    two = [embedded[np.flatnonzero(embedded_labels == d)[0]] for d in (4, 7)]
+    mask = np.zeros((70, 110), np.uint8)
+    for digit, left in zip(two, (5, 40), strict=True):
+        big = cv2.resize(digit, (60, 60), interpolation=cv2.INTER_LINEAR) >= 128
+        mask[5:65, left : left + 60] |= big.astype(np.uint8)
+    form = MnistForm()
+    run = InkRun.of(mask, 7, 3, 0.5, form)
+    whole_mask_run = InkRun.of(mask, 0, 0, 0.5, _keep_mask(mask.shape))
+    pieces = 0
+    for i in range(len(run.cuts)):
+        for j in range(i + 1, len(run.cuts)):
+            piece = run.piece(i, j)
+            ink = whole_mask_run.piece(i, j)
+            assert (piece is None) == (ink is None)
+            if piece is not None:
+                expected = form(ink.image, 7, 3, 0.5)  # the piece's ink in the run's whole mask
+                assert piece.box == expected.box
+                assert np.array_equal(piece.image, expected.image), (i, j)
+                pieces += 1
+    assert pieces >= 10
 
 
 def test_pieces_are_labelled_by_the_digit_boxes_they_match():

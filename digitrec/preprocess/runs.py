@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 #: bump whenever the cuts or the pieces change (training crops cut from runs are cached by it)
-VERSION = 3
+VERSION = 4
 # a run of ink narrower than this fraction of its height holds one digit: it is never cut (two
 # touching 1s, or a 1 overlapping its neighbour, may be as narrow as half their height)
 MIN_RUN_ASPECT = 0.4
@@ -103,7 +103,13 @@ class InkRun:
             raise IndexError("a run too narrow to cut has no pieces")
         left, top, scale = self._origin
         ink = self._strokes.between(self.cuts[start], self.cuts[end], self.height)
-        return self._render(ink, left, top, scale) if ink.any() else None
+        x, y, w, h = cv2.boundingRect(ink)
+        if w == 0:
+            return None
+        # rendered from its own box (and a ring of ground, so that a stroke at the box's edge
+        # erodes as it would in the run's mask): the run's whole mask is several digits wide
+        x1, y1 = max(0, x - 1), max(0, y - 1)
+        return self._render(ink[y1 : y + h + 1, x1 : x + w + 1], left + x1, top + y1, scale)
 
 
 @dataclass(frozen=True)
