@@ -3,6 +3,8 @@ data option that mixes its digits into training only."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
@@ -65,6 +67,21 @@ def test_styles_differ_in_shape():
     open_four = np.mean([SYNTH.draw(4, "open", rng(k)) for k in range(20)], axis=0)
     closed = np.mean([SYNTH.draw(4, "closed", rng(k)) for k in range(20)], axis=0)
     assert not np.allclose(open_four, closed, atol=20)
+
+
+def test_proportions_vary_as_writers_vary_them():
+    rng = np.random.default_rng
+    # a closed 4's bar anywhere from the middle of its height up to a small triangle high on a
+    # long stem (the bar: the row with the most ink)
+    bar_rows = [int(np.argmax(SYNTH.draw(4, "closed", rng(k)).sum(axis=1))) for k in range(40)]
+    assert min(bar_rows) <= 13 and max(bar_rows) >= 16
+    # a 9's loop closed at its stem, or begun at its top and left open short of the stem
+    gaps = []
+    for k in range(40):
+        loop = STYLES[9]["straight"](rng(k))[0]
+        corner = next(a for a, b in pairwise(loop) if a == b)  # where the stem begins
+        gaps.append(np.hypot(loop[0][0] - corner[0], loop[0][1] - corner[1]))
+    assert min(gaps) < 0.1 and max(gaps) > 0.15
 
 
 def test_sample_is_labelled_balanced_and_honours_exclusions():

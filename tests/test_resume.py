@@ -110,6 +110,31 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_from_last_ckpt_exactly(
     assert resumed["metrics"]["val/acc_best"] == whole["metrics"]["val/acc_best"]
 
 
+def test_a_run_with_averaged_weights_resumes_exactly(make_cfg, tmp_path):
+    # experiment=webcam's exponential moving average: its checkpoints hold the average as the
+    # weights and the weights being trained beside them; both continue as if never stopped
+    ema = [
+        "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
+        "+callbacks.ema.decay=0.9",
+    ]
+    whole = train(make_cfg(*COMMON, *ema, f"paths.output_dir={tmp_path / 'whole'}"))
+    run = tmp_path / "stopped"
+    stopper = [
+        "+callbacks.sigterm._target_=conftest.SignalAtStep",
+        "+callbacks.sigterm.step=17",
+    ]
+    with pytest.raises(SystemExit):
+        train(make_cfg(*COMMON, *ema, *stopper, f"paths.output_dir={run}"))
+    resumed = train(make_cfg(*COMMON, *ema, "ckpt_path=last", f"paths.output_dir={run}"))
+    final = torch.load(whole["last_checkpoint"], map_location="cpu", weights_only=True)
+    state = torch.load(resumed["last_checkpoint"], map_location="cpu", weights_only=True)
+    for key in ("state_dict", "current_model_state"):
+        for name, value in final[key].items():
+            torch.testing.assert_close(state[key][name], value, rtol=0, atol=0, msg=name)
+    average, current = final["state_dict"], final["current_model_state"]
+    assert not torch.equal(average["net.classifier.6.weight"], current["net.classifier.6.weight"])
+
+
 def _batches_of(loader) -> list[list[int]]:
     return [labels.tolist() for _, labels in loader]
 

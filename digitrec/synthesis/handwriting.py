@@ -24,7 +24,7 @@ import numpy as np
 from digitrec.preprocess.mnist_form import fit_and_centre
 
 # part of every cache key of synthetic training digits: bump it whenever the drawings change
-VERSION = 2
+VERSION = 3
 
 Stroke = np.ndarray  # (n, 2) control points (x, y) in the unit box
 Points = list[tuple[float, float]]
@@ -72,7 +72,7 @@ def _one_bare(rng: np.random.Generator) -> list[Points]:
 
 
 def _one_flag(rng: np.random.Generator) -> list[Points]:
-    length = rng.uniform(0.25, 0.5)
+    length = rng.uniform(0.25, 0.6)
     angle = np.deg2rad(rng.uniform(20, 60))  # the up-stroke's rise from the horizontal
     # drawn wide: the digit's width scaling (for a bare stem) would otherwise squash the flag
     start = (0.55 - 1.6 * length * np.cos(angle), length * np.sin(angle))
@@ -151,7 +151,8 @@ def _three_flat(rng: np.random.Generator) -> list[Points]:
 
 
 def _four_closed(rng: np.random.Generator) -> list[Points]:
-    stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.58, 0.72)
+    # the bar as high as 0.38: a small triangle on a long stem (which MNIST's 9s resemble)
+    stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.38, 0.72)
     # the bar may end just past the stem (then the 4 is nearly a triangle on a stick)
     end = stem + rng.uniform(0.05, 0.4)
     return [
@@ -161,7 +162,7 @@ def _four_closed(rng: np.random.Generator) -> list[Points]:
 
 
 def _four_open(rng: np.random.Generator) -> list[Points]:
-    stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.5, 0.65)
+    stem, bar = rng.uniform(0.6, 0.75), rng.uniform(0.4, 0.65)
     left = rng.uniform(0.0, 0.25)
     end = stem + rng.uniform(0.05, 0.4)
     return [
@@ -271,11 +272,18 @@ def _eight_two_loops(rng: np.random.Generator) -> list[Points]:
     return [top, bottom]
 
 
+#: the share of 9s whose loop is left open at the top right (begun at its top, short of the stem)
+_NINE_OPEN = 0.3
+
+
 def _nine_loop(rng: np.random.Generator) -> tuple[Points, float]:
     bottom = rng.uniform(0.4, 0.55)
+    if rng.random() < _NINE_OPEN:
+        start = [(rng.uniform(0.6, 0.75), rng.uniform(0.0, 0.05)), (0.3, 0.03)]
+    else:
+        start = [(0.9, 0.2), (0.5, 0.0)]
     loop = [
-        (0.9, 0.2),
-        (0.5, 0.0),
+        *start,
         (0.1, 0.2),
         (0.15, bottom - 0.08),
         (0.5, bottom),
