@@ -84,6 +84,16 @@ def test_proportions_vary_as_writers_vary_them():
     assert min(gaps) < 0.1 and max(gaps) > 0.15
 
 
+def test_a_loop_stays_open_whatever_the_pen():
+    # a narrow 0 (or 6, 8) written with a thick pen keeps its hole: filled, it is a 1
+    for digit, style in [(0, "narrow"), (0, "round"), (6, "small_loop"), (8, "one_stroke")]:
+        for k in range(60):
+            image = SYNTH.draw(digit, style, np.random.default_rng([5, k]))
+            ground = np.pad((image < 128).astype(np.uint8), 1, constant_values=1)
+            count, _ = cv2.connectedComponents(ground, connectivity=4)
+            assert count >= 3, (digit, style, k)  # label 0, the outside, at least one hole
+
+
 def test_sample_is_labelled_balanced_and_honours_exclusions():
     synth = HandwritingSynthesizer(exclude=["1/flag_base", "4/open"])
     images, labels, styles = synth.sample(6, seed=2)

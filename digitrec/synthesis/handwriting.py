@@ -24,15 +24,18 @@ import numpy as np
 from digitrec.preprocess.mnist_form import fit_and_centre
 
 # part of every cache key of synthetic training digits: bump it whenever the drawings change
-VERSION = 3
+VERSION = 4
 
 Stroke = np.ndarray  # (n, 2) control points (x, y) in the unit box
 Points = list[tuple[float, float]]
 
 # drawn at this many pixels per unit of height before MNIST's 20 px box (anti-aliasing)
 _CANVAS_HEIGHT = 80
-# every digit but a 1 is at least this wide for its height
+# every digit but a 1 is at least this wide for its height...
 _MIN_ASPECT = 0.3
+# ... and this many pen widths wide: a narrow 0 (or 6, 8, 9) written with a thick pen otherwise
+# fills its loop and is a 1 in all but its label
+_MIN_PENS_WIDE = 2.5
 
 
 def _arc(
@@ -445,9 +448,13 @@ class HandwritingSynthesizer:
         ``height`` px tall written with a pen ``pen`` px wide (default: the variation's)."""
         if style not in STYLES[digit]:
             raise ValueError(f"digit {digit} has no style {style!r}; it has {list(STYLES[digit])}")
+        drawn_pen = rng.uniform(*self.variation.stroke) * height
+        pen = drawn_pen if pen is None else pen
         strokes = [np.asarray(s, np.float64) for s in STYLES[digit][style](rng)]
-        strokes = self._shape(strokes, rng)
-        if digit != 1:  # only a 1 may be a bare line: a narrower 0 would be read as one
+        # only a 1 may be a bare line: a narrower 0 would be read as one
+        pens_wide = 0.0 if digit == 1 else _MIN_PENS_WIDE * pen / height
+        strokes = self._shape(strokes, rng, pens_wide)
+        if digit != 1:
             strokes = _at_least_as_wide(strokes, _MIN_ASPECT)
         strokes = self._pen_lifts(strokes, rng)
         return self._ink(strokes, rng, height, pen)
@@ -472,10 +479,17 @@ class HandwritingSynthesizer:
         return np.stack(images), np.asarray(labels, np.int64), styles
 
     # ------------------------------------------------------------------ steps of a drawing
-    def _shape(self, strokes: list[Stroke], rng: np.random.Generator) -> list[Stroke]:
-        """Proportions, slant and rotation: the writer's hand."""
+    def _shape(
+        self, strokes: list[Stroke], rng: np.random.Generator, min_width: float = 0.0
+    ) -> list[Stroke]:
+        """Proportions, slant and rotation: the writer's hand. The digit is at least
+        ``min_width`` of its height wide before it is slanted (a slant widens a digit's box,
+        not its loops)."""
         v = self.variation
         width = rng.uniform(*v.width) * 0.6
+        natural = np.ptp(np.concatenate(strokes)[:, 0])
+        if natural > 0:
+            width = max(width, min_width / natural)
         slant = rng.uniform(*v.slant)
         theta = np.deg2rad(rng.uniform(-v.rotation, v.rotation))
         rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
@@ -501,12 +515,11 @@ class HandwritingSynthesizer:
         return [s for s in out if len(s) >= 2 or len(strokes) == 1]
 
     def _ink(
-        self, strokes: list[Stroke], rng: np.random.Generator, scale: float, pen: float | None
+        self, strokes: list[Stroke], rng: np.random.Generator, scale: float, pen: float
     ) -> np.ndarray:
-        """Lay ink along the strokes on a canvas ``scale`` px per unit of height, cropped."""
+        """Lay ink along the strokes on a canvas ``scale`` px per unit of height with a pen
+        ``pen`` px wide, cropped."""
         v = self.variation
-        drawn_pen = rng.uniform(*v.stroke) * scale
-        pen = drawn_pen if pen is None else pen
         paths = []
         for s in strokes:
             path = _catmull_rom(s)
