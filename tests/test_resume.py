@@ -27,6 +27,11 @@ COMMON = [
     "data.batch_size=32",
     "trainer.max_epochs=2",
 ]
+#: a SIGTERM sent to the run after its 17th step (of 24)
+SIGTERM_AT_STEP_17 = [
+    "+callbacks.sigterm._target_=conftest.SignalAtStep",
+    "+callbacks.sigterm.step=17",
+]
 
 
 def _weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -94,12 +99,8 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_from_last_ckpt_exactly(
     options = [*COMMON, f"data.device_resident={loader == 'device_resident'}"]
     whole = train(make_cfg(*options, f"paths.output_dir={tmp_path / 'whole'}"))
     run = tmp_path / "stopped"
-    stopper = [
-        "+callbacks.sigterm._target_=conftest.SignalAtStep",
-        "+callbacks.sigterm.step=17",
-    ]
     with pytest.raises(SystemExit) as stopped:
-        train(make_cfg(*options, *stopper, f"paths.output_dir={run}"))
+        train(make_cfg(*options, *SIGTERM_AT_STEP_17, f"paths.output_dir={run}"))
     assert stopped.value.code == 143
     record = json.loads((run / "metrics.json").read_text())
     assert record["interrupted"] == "SIGTERM" and record["global_step"] == 17
@@ -119,12 +120,8 @@ def test_a_run_with_averaged_weights_resumes_exactly(make_cfg, tmp_path):
     ]
     whole = train(make_cfg(*COMMON, *ema, f"paths.output_dir={tmp_path / 'whole'}"))
     run = tmp_path / "stopped"
-    stopper = [
-        "+callbacks.sigterm._target_=conftest.SignalAtStep",
-        "+callbacks.sigterm.step=17",
-    ]
     with pytest.raises(SystemExit):
-        train(make_cfg(*COMMON, *ema, *stopper, f"paths.output_dir={run}"))
+        train(make_cfg(*COMMON, *ema, *SIGTERM_AT_STEP_17, f"paths.output_dir={run}"))
     resumed = train(make_cfg(*COMMON, *ema, "ckpt_path=last", f"paths.output_dir={run}"))
     final = torch.load(whole["last_checkpoint"], map_location="cpu", weights_only=True)
     state = torch.load(resumed["last_checkpoint"], map_location="cpu", weights_only=True)

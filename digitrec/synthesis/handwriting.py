@@ -448,6 +448,7 @@ class HandwritingSynthesizer:
         ``height`` px tall written with a pen ``pen`` px wide (default: the variation's)."""
         if style not in STYLES[digit]:
             raise ValueError(f"digit {digit} has no style {style!r}; it has {list(STYLES[digit])}")
+        # drawn even when ``pen`` is given: the rest of the drawing does not depend on it
         drawn_pen = rng.uniform(*self.variation.stroke) * height
         pen = drawn_pen if pen is None else pen
         strokes = [np.asarray(s, np.float64) for s in STYLES[digit][style](rng)]
