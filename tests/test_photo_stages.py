@@ -125,6 +125,21 @@ def test_a_grid_nearly_as_dark_as_the_pen_is_thresholded_away_leaving_the_digit(
     assert level_above_rules(finder._mask(strength), strength) is None
 
 
+def test_a_squared_page_seen_close_counts_its_columns_as_rules():
+    # a phone photo's region looked at closer (:mod:`.closer_look`): eight rows of a grid and
+    # as much ink in its columns, which are rules too (not the digit's ink)
+    page = np.full((480, 480), 225, np.uint8)
+    for k in range(10, 480, 60):
+        cv2.line(page, (0, k), (479, k + 5), 165, 3)
+        cv2.line(page, (k, 0), (k - 5, 479), 165, 3)
+    cv2.circle(page, (240, 240), 12, 40, 2)  # a small 0
+    strength = ink_strength(page, "auto")
+    level = level_above_rules(InkFinder()._mask(strength), strength)
+    assert level is not None and strength[240, 228] > level > strength[10, 200]
+    (digit,) = InkFinder()(page).components
+    assert abs(digit.x - 227) <= 2 and abs(digit.y - 227) <= 2 and digit.w <= 30
+
+
 def _ruled_page(
     rule_tone: int, pen_tone: int, dash: int, digit_size: int, spacing: int = 16
 ) -> np.ndarray:
@@ -323,3 +338,34 @@ def test_deskewed_stands_a_slanted_bar_upright():
     cv2.line(mask, (20, 55), (40, 5), 1.0, 4)
     upright = deskewed(mask)
     assert upright.shape[1] < 0.5 * mask.shape[1]
+
+
+def test_a_closer_look_is_taken_only_at_a_small_digit_of_a_large_photo():
+    from digitrec.preprocess.closer_look import closer_region
+
+    small = Component(x=200, y=300, w=10, h=20, area=80, label=1)
+    # a 1080x1920 photo analysed at 480 px: the region around the digit, in the photo's pixels
+    x1, y1, x2, y2 = closer_region([small], (480, 270), 0.25)
+    assert x1 < 4 * 200 and y1 < 4 * 300 and x2 > 4 * 210 and y2 > 4 * 320
+    assert x2 <= 1080 and y2 <= 1920 and x1 >= 0 and y1 >= 0
+    assert closer_region([small], (480, 360), 0.75) is None  # a webcam frame: no finer pixels
+    big = Component(x=100, y=100, w=40, h=120, area=900, label=1)
+    assert closer_region([big], (480, 270), 0.25) is None  # already plenty of pixels
+
+
+def test_a_small_number_on_a_large_photo_is_boxed_in_the_photo_pixels():
+    from digitrec.preprocess import PhotoPreprocessor
+
+    photo = np.full((1920, 1080), 225, np.uint8)
+    for y in range(40, 1920, 60):  # a ruled page
+        cv2.line(photo, (0, y), (1079, y + 8), 150, 2)
+    cv2.line(photo, (600, 1105), (606, 1175), 30, 3)  # a 1 ...
+    cv2.ellipse(photo, (660, 1140), (22, 35), 0, 0, 360, 30, 3)  # ... and a 0, 70 px tall
+    pre = PhotoPreprocessor()
+    crops = pre.segment(photo)
+    assert len(crops) == 2
+    (x1, y1, _, h1), (x0, y0, w0, h0) = crops[0].box, crops[1].box
+    assert abs(x1 - 598) <= 4 and abs(y1 - 1104) <= 4 and abs(h1 - 72) <= 6
+    assert abs(x0 - 637) <= 4 and abs(y0 - 1104) <= 4 and abs(w0 - 46) <= 6 and h0 >= 66
+    runs = pre.segment_runs(photo)
+    assert [run.whole.box for run in runs] == [crop.box for crop in crops]

@@ -14,7 +14,7 @@ from digitrec.preprocess.runs import DigitCrop, InkRun
 
 # Part of every preprocessing cache key: bump it whenever a preprocessor's output changes, so that
 # caches built by older code are not reused.
-VERSION = 16
+VERSION = 17
 
 #: the photo preprocessing under the name checkpoints and exports written before 2026-11-27
 #: store (``_target_: digitrec.preprocess.MnistPreprocessor``): they still load

@@ -75,12 +75,15 @@ class Component:
 class InkFound:
     """The ink of a photo at the working resolution: ``strength`` (uint8, 0 on paper, 255 for
     ink black against its local paper), ``labels`` (the connected-component image), the
-    ``components`` worth considering, and ``scale`` (working image / input)."""
+    ``components`` worth considering, ``scale`` (working image / input) and ``origin``, the
+    input's pixel at the working image's top-left (a region of a larger photo looked at
+    closer: see :mod:`.closer_look`)."""
 
     strength: np.ndarray
     labels: np.ndarray
     components: list[Component]
     scale: float
+    origin: tuple[int, int] = (0, 0)
 
 
 def odd(n: float) -> int:

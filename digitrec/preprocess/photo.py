@@ -18,8 +18,11 @@ The steps, each robust to what webcams and phones do to paper, and each in its o
 6. the digit (:mod:`.choice`): the component scoring best on size, centrality, ink strength,
    keeping clear of the border and sharp edges (a shadow's tip left as ink has soft ones),
    merged with nearby pieces of similar ink (broken strokes) that do not reach in from the
-   border; then its own ink (:mod:`.digit_ink`): re-thresholded at half
-   its own ink strength, and rid of soft-edged shading (a shadow's tip joined to a stroke);
+   border; a small digit of a large photo (a phone's whole notebook page) is looked at again
+   in the region around it at the photo's own resolution (:mod:`.closer_look`), where a thin
+   pen and the rules it crosses come apart; then its own ink (:mod:`.digit_ink`):
+   re-thresholded at half its own ink strength, and rid of soft-edged shading (a shadow's
+   tip joined to a stroke);
 7. MNIST's form (:mod:`.mnist_form`): strokes thickened (or thinned) towards MNIST's
    stroke-to-size ratio, the longest side fitted into ``box`` px keeping the aspect ratio
    (anti-aliased), padded to ``size`` and shifted so that the centre of mass is the centre.
@@ -31,14 +34,17 @@ places where digits whose strokes touch may be cut (:mod:`.runs`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from digitrec.preprocess.basic import checked_size
 from digitrec.preprocess.choice import number_digits, pick_digit
+from digitrec.preprocess.closer_look import closer_region
 from digitrec.preprocess.digit_ink import DigitInk, rim_sharpness
 from digitrec.preprocess.ink import POLARITIES, Component, InkFinder, InkFound
 from digitrec.preprocess.mnist_form import MnistForm, fit_and_centre
-from digitrec.preprocess.runs import DigitCrop, InkRun
+from digitrec.preprocess.runs import DigitCrop, InkRun, Renderer
 
 __all__ = ["PhotoPreprocessor", "fit_and_centre"]
 
@@ -113,17 +119,17 @@ class PhotoPreprocessor:
         found = self.find_ink(image)
         if found is None:
             return None
-        digit = pick_digit(
-            found.components,
-            found.labels.shape,
-            self.merge_distance,
-            lambda piece: rim_sharpness(found.labels, found.strength, piece),
-        )
-        return self._render(found, digit) if digit else None
+        digit = self._pick(found)
+        if not digit:
+            return None
+        closer = self._look_closer(image, found, digit)
+        if closer is not None and (parts := self._pick(closer)):
+            return self._render(closer, parts)
+        return self._render(found, digit)
 
     def segment(self, image: np.ndarray) -> list[DigitCrop]:
         """Every digit of a written number, left to right (an empty list when there is none)."""
-        found = self.find_ink(image)
+        found = self._number_ink(image)
         if found is None:
             return []
         return [self._render(found, parts) for parts in number_digits(found.components)]
@@ -131,15 +137,55 @@ class PhotoPreprocessor:
     def segment_runs(self, image: np.ndarray) -> list[InkRun]:
         """Like :meth:`segment`, each run of ink with the places where it may be cut into
         touching digits (a reader chooses the cuts: see ``Recognizer.read``)."""
-        found = self.find_ink(image)
+        found = self._number_ink(image)
         if found is None:
             return []
+        render = self._renderer(found)
         return [
-            InkRun.of(
-                *self.digit_ink(found.labels, found.strength, parts), found.scale, self.mnist_form
-            )
+            InkRun.of(*self.digit_ink(found.labels, found.strength, parts), found.scale, render)
             for parts in number_digits(found.components)
         ]
 
+    def _pick(self, found: InkFound) -> list[Component]:
+        return pick_digit(
+            found.components,
+            found.labels.shape,
+            self.merge_distance,
+            lambda piece: rim_sharpness(found.labels, found.strength, piece),
+        )
+
+    def _number_ink(self, image: np.ndarray) -> InkFound | None:
+        """The ink of a written number: looked at closer where it is small in a large photo."""
+        found = self.find_ink(image)
+        if found is None:
+            return None
+        digits = [c for parts in number_digits(found.components) for c in parts]
+        closer = self._look_closer(image, found, digits)
+        return closer if closer is not None and number_digits(closer.components) else found
+
+    def _look_closer(
+        self, image: np.ndarray, found: InkFound, parts: list[Component]
+    ) -> InkFound | None:
+        """The ink of the region around ``parts`` at (up to) the input's resolution, where they
+        are small in a large photo (see :mod:`.closer_look`); else None."""
+        region = closer_region(parts, found.labels.shape, found.scale)
+        if region is None:
+            return None
+        x1, y1, x2, y2 = region
+        closer = self.find_ink(image[y1:y2, x1:x2])
+        return None if closer is None else replace(closer, origin=(x1, y1))
+
+    def _renderer(self, found: InkFound) -> Renderer:
+        """Renders ``found``'s digits with their boxes in the input's pixels."""
+        if found.origin == (0, 0):
+            return self.mnist_form
+        dx, dy = found.origin
+
+        def render(mask: np.ndarray, left: int, top: int, scale: float) -> DigitCrop:
+            return self.mnist_form(mask, left, top, scale).moved(dx, dy)
+
+        return render
+
     def _render(self, found: InkFound, parts: list[Component]) -> DigitCrop:
-        return self.mnist_form(*self.digit_ink(found.labels, found.strength, parts), found.scale)
+        mask, left, top = self.digit_ink(found.labels, found.strength, parts)
+        return self._renderer(found)(mask, left, top, found.scale)

@@ -127,6 +127,10 @@ def level_above_rules(
     on_lines = on_ruled_lines(mask, found)
     if on_lines is None:
         return None
+    # a squared page's columns are rules too (seen whole, they are most of its ink)
+    on_columns = on_ruled_lines(np.ascontiguousarray(mask.T))
+    if on_columns is not None:
+        on_lines |= on_columns.T
     on_rules = strength[on_lines > 0]
     if len(on_rules) < _RULES_SHARE * cv2.countNonZero(mask):
         return None

@@ -46,6 +46,11 @@ class DigitCrop:
     box: tuple[int, int, int, int]
     image: np.ndarray
 
+    def moved(self, dx: int, dy: int) -> DigitCrop:
+        """The same crop with its box moved by ``dx, dy`` (found in a region of a larger image)."""
+        x, y, w, h = self.box
+        return DigitCrop(box=(x + dx, y + dy, w, h), image=self.image)
+
 
 # renders a 0/1 ink mask whose top-left is at (left, top) of the working image at ``scale``
 Renderer = Callable[[np.ndarray, int, int, float], DigitCrop]
