@@ -125,6 +125,18 @@ def test_a_grid_nearly_as_dark_as_the_pen_is_thresholded_away_leaving_the_digit(
     assert level_above_rules(finder._mask(strength), strength) is None
 
 
+def test_a_thin_strokes_rims_no_stronger_than_the_rules_stay_beside_its_core():
+    # a thin pen blurred and averaged: a strong core, rims as faint as the rules around it
+    strength = np.zeros((480, 300), np.uint8)
+    strength[10::16, :] = 100  # the rules
+    cv2.line(strength, (150, 200), (150, 280), 90, 3)  # the stroke's rims...
+    cv2.line(strength, (150, 200), (150, 280), 200, 1)  # ... and its core
+    finder = InkFinder()
+    ink = finder._without_rules(finder._mask(strength), strength)
+    assert ink[202:279, 149:152].all()  # core and rims (the core alone: 1 px wide)
+    assert ink[:, :140].sum() == 0 and ink[:, 160:].sum() == 0  # no rule left
+
+
 def test_a_squared_page_seen_close_counts_its_columns_as_rules():
     # a phone photo's region looked at closer (:mod:`.closer_look`): eight rows of a grid and
     # as much ink in its columns, which are rules too (not the digit's ink)

@@ -317,4 +317,4 @@ def test_small_digits_on_phone_pages_are_read_at_the_input_resolution(photo_chec
             rng = np.random.default_rng([21, k])
             digit = int(rng.integers(10))
             right += recognizer.predict(renderer.render(ink, digit, rng).image).digit == digit
-    assert right >= 51  # 47 of 60 when the working image alone was read
+    assert right >= 52  # 56 of 60; 47 when the working image alone was read

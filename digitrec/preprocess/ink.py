@@ -42,6 +42,8 @@ _MAX_INK_SHARE = 0.75
 _SPECK_SHARE = 1e-4
 _MIN_SPECK = 6
 _SPECKLE_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+# the four pixels beside one
+_ADJACENT = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
 @dataclass
@@ -222,7 +224,12 @@ class InkFinder:
             return mask  # (no row holds even RULE_SPAN < LINE_SPAN of the width in ink)
         above_rules = level_above_rules(mask, strength, lines)
         if above_rules is not None:
-            return without_ruled_lines(self._mask(strength, above_rules))
+            # the pen's cores stand above the rules; its rims (a thin stroke blurred and
+            # averaged is no stronger than a rule) come back where the frame's threshold
+            # holds them next to a core
+            pen = self._mask(strength, above_rules)
+            pen |= mask & cv2.dilate(pen, _ADJACENT)
+            return without_ruled_lines(pen)
         return without_ruled_lines(mask, lines.angle) if lines.holds_a_line else mask
 
     @staticmethod

@@ -11,7 +11,8 @@ The steps, each robust to what webcams and phones do to paper, and each in its o
 4. threshold: Otsu on the normalised ink, capped at 25% contrast (faint pencil survives dark
    table edges) and never below ``min_contrast`` (a blank or uniform frame has no ink: "no digit");
    on a page of five or more ruled lines, just above the lines' own strength where the pen is
-   clearly stronger (a grid nearly as dark as a thin pen would net the digit in);
+   clearly stronger (a grid nearly as dark as a thin pen would net the digit in), the pen's
+   rims beside the strokes kept at the frame's threshold;
 5. clean-up: ruled lines (:mod:`.ruled_lines`); a 3x3 closing that joins faint ink's speckles
    back into strokes, specks, and the bands a page edge or table leaves at the border
    (steps 1-5: :mod:`.ink`);
