@@ -20,7 +20,6 @@ Prints tables and the most frequent confusions; ``--json`` saves every figure.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from rich.table import Table
 
 from digitrec.camera.synthetic import SyntheticCamera
 from digitrec.inference import Recognizer
-from digitrec.inference.evaluation import evaluate_files, read_labels_csv
+from digitrec.inference.evaluation import digits_in_place, evaluate_files, read_labels_csv
 from digitrec.report import NO_DIGIT_LABEL
 from digitrec.synthesis.render import NUMBER_GAPS
 from digitrec.utils.threads import for_frame_loops
@@ -56,12 +55,6 @@ def per_digit(truth: list[int], read: list[int]) -> list[float]:
         float(np.mean(read_a[truth_a == d] == d)) if np.any(truth_a == d) else float("nan")
         for d in range(10)
     ]
-
-
-def digits_in_place(truth: str, read: str) -> int:
-    """How many of ``truth``'s digits ``read`` has, in order (a longest-matching alignment)."""
-    matcher = difflib.SequenceMatcher(a=truth, b=read, autojunk=False)
-    return sum(block.size for block in matcher.get_matching_blocks())
 
 
 def main() -> None:

@@ -294,6 +294,22 @@ def test_number_digits_groups_columns_left_to_right_and_drops_dashes():
     ]
 
 
+def test_bits_of_rules_above_and_below_a_number_are_no_digit_of_it():
+    # a number on a ruled page: dashes of the rules left in the digits' columns, far above and
+    # below them, must neither join a digit nor make a page-tall "digit" the others are
+    # measured against
+    two = _component(100, 200, 30, 40, area=300, label=1)
+    seven = _component(140, 200, 30, 40, area=300, label=2)
+    rows = (20, 80, 140, 300, 360, 420)
+    dashes = [_component(95 + 3 * k, y, 40, 2, area=60, label=3 + k) for k, y in enumerate(rows)]
+    groups = group_columns([two, seven, *dashes])
+    assert [2] in [[c.label for c in g] for g in groups]  # the 7 alone, not with the dashes
+    assert [[c.label for c in g] for g in number_digits([two, seven, *dashes])] == [[1], [2]]
+    # a digit's own broken strokes (a 5's bar just above its body) still make one digit
+    bar = _component(104, 188, 26, 6, area=90, label=20)
+    assert [[c.label for c in g] for g in number_digits([two, bar, seven])] == [[1, 20], [2]]
+
+
 def test_own_ink_drops_the_faint_halo_of_a_blurred_stroke():
     strength = np.zeros((40, 40), np.uint8)
     strength[5:35, 15:25] = 60  # halo

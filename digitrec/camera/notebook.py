@@ -8,13 +8,13 @@ at the other extreme, a thick marker digit out of focus.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
 from digitrec.synthesis import HandwritingSynthesizer
-from digitrec.synthesis.render import RenderedFrame, ink_alpha, smooth_noise
+from digitrec.synthesis.render import NUMBER_GAPS, RenderedFrame, ink_alpha, smooth_noise
 
 #: ``(digit, height px, pen px, rng) -> ink coverage in [0, 1]`` cropped to the digit
 InkSource = Callable[[int, float, float, np.random.Generator], np.ndarray]
@@ -36,6 +36,17 @@ class NotebookRenderer:
 
     def render(self, ink: InkSource, digit: int, rng: np.random.Generator) -> RenderedFrame:
         """A frame showing ``digit`` drawn by ``ink``, and the digit's box."""
+        return self.render_number(ink, [digit], rng)
+
+    def render_number(
+        self,
+        ink: InkSource,
+        digits: Sequence[int],
+        rng: np.random.Generator,
+        gap: tuple[float, float] = NUMBER_GAPS["spaced"],
+    ) -> RenderedFrame:
+        """A frame showing ``digits`` drawn by ``ink`` as one number written on a line,
+        ``gap`` (a range, in digit heights) apart, and the digits' boxes (left to right)."""
         w, h = self.width, self.height
         paper = np.full((h, w), rng.uniform(190, 245), np.float32)
         paper *= 1.0 + 0.03 * smooth_noise(rng, (h, w), 16)
@@ -46,16 +57,24 @@ class NotebookRenderer:
         else:
             digit_h = rng.uniform(1.0, 2.0) * spacing
             pen = rng.uniform(1.5, 3.5)
-        alpha = ink(digit, digit_h, pen, rng)
+        alpha, boxes = _side_by_side(
+            [ink(d, digit_h, pen, rng) for d in digits],
+            [int(digit_h * rng.uniform(*gap)) for _ in digits[1:]],
+        )
         fit = min(1.0, 0.9 * w / alpha.shape[1], 0.9 * h / alpha.shape[0])
-        if fit < 1.0:  # a wide digit written big: keep it on the page
+        if fit < 1.0:  # a wide digit or number written big: keep it on the page
             size = (max(1, int(alpha.shape[1] * fit)), max(1, int(alpha.shape[0] * fit)))
+            fx, fy = size[0] / alpha.shape[1], size[1] / alpha.shape[0]
             alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+            boxes = [
+                (round(x * fx), round(y * fy), max(1, round(bw * fx)), max(1, round(bh * fy)))
+                for x, y, bw, bh in boxes
+            ]
         ah, aw = alpha.shape
         x = int(rng.uniform(0.12, 0.88) * (w - aw))
         if self.page == "defocus":
             y = int(rng.uniform(0.2, 0.8) * (h - ah))
-        else:  # written on a line: the digit's foot near a rule
+        else:  # written on a line: the digits' feet near a rule
             rows = np.arange(spacing * rng.uniform(1, 2), h - ah, spacing)
             y = int(rows[rng.integers(len(rows))] - ah + rng.uniform(-0.1, 0.15) * spacing)
             y = int(np.clip(y, 0, h - ah))
@@ -91,8 +110,8 @@ class NotebookRenderer:
         )
         return RenderedFrame(
             image=cv2.imdecode(encoded, cv2.IMREAD_COLOR),
-            labels=(int(digit),),
-            boxes=((x, y, aw, ah),),
+            labels=tuple(int(d) for d in digits),
+            boxes=tuple((x + bx, y + by, bw, bh) for bx, by, bw, bh in boxes),
         )
 
     def _draw_rules(
@@ -114,6 +133,25 @@ class NotebookRenderer:
                 xs_v = x0 - tilt * (ys - h / 2) + 0.5 * bow * ((ys / h - 0.5) * 2) ** 2
                 points = np.round(np.stack([xs_v, ys], axis=1) * 16).astype(np.int32)
                 cv2.polylines(rules, [points], False, 1.0, thickness, cv2.LINE_AA, 4)
+
+
+def _side_by_side(
+    alphas: Sequence[np.ndarray], gaps: Sequence[int]
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The digits' ink ``alphas`` side by side, ``gaps`` px apart (negative: overlapping), their
+    feet on one line; and each digit's box in the result."""
+    height = max(a.shape[0] for a in alphas)
+    xs = np.cumsum([0] + [a.shape[1] + g for a, g in zip(alphas, gaps, strict=False)]).tolist()
+    left = min(xs)
+    width = max(x + a.shape[1] for x, a in zip(xs, alphas, strict=True)) - left
+    strip = np.zeros((height, width), np.float32)
+    boxes = []
+    for x, a in zip(xs, alphas, strict=True):
+        ah, aw = a.shape
+        x, y = x - left, height - ah
+        strip[y:, x : x + aw] = np.maximum(strip[y:, x : x + aw], a)
+        boxes.append((x, y, aw, ah))
+    return strip, boxes
 
 
 def handwriting_ink(synthesizer: HandwritingSynthesizer) -> InkSource:

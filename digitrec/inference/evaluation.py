@@ -5,6 +5,7 @@ benchmarks."""
 from __future__ import annotations
 
 import csv
+import difflib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,3 +105,10 @@ def evaluate_split(
         images=images,
         sources=[f"{side.name.lower()}[{i}]" for i in range(len(images))],
     )
+
+
+def digits_in_place(truth: str, read: str) -> int:
+    """How many of ``truth``'s digits ``read`` has, in order (a longest-matching alignment):
+    a number read with one digit lost or misread still has the others in place."""
+    matcher = difflib.SequenceMatcher(a=truth, b=read, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks())

@@ -123,22 +123,32 @@ def _may_join(c: Component, main: Component, extent: int, shape: tuple[int, int]
 
 
 def group_columns(components: list[Component]) -> list[list[Component]]:
-    """Group pieces that share columns (a digit's broken strokes) and order them by x."""
+    """Group pieces that share columns and lie within a digit's height of each other (a
+    digit's broken strokes), ordered by x. Pieces sharing columns far apart (the bits of
+    rules left above and below a number on a page) are not one digit."""
     biggest = max(c.area for c in components)
     pieces = sorted(
         (c for c in components if c.area >= _MIN_AREA_OF_BIGGEST * biggest), key=lambda c: c.x
     )
     groups: list[list[Component]] = []
     for c in pieces:
-        if groups:
-            g = groups[-1]
-            gx1, gx2 = min(p.x for p in g), max(p.x2 for p in g)
-            overlap = min(gx2, c.x2) - max(gx1, c.x)
-            if overlap >= _COLUMN_OVERLAP * min(c.w, gx2 - gx1):
-                g.append(c)
-                continue
-        groups.append([c])
-    return groups
+        joined = next((g for g in reversed(groups) if _one_digit(g, c)), None)
+        if joined is None:
+            groups.append([c])
+        else:
+            joined.append(c)
+    return sorted(groups, key=lambda g: min(p.x for p in g))
+
+
+def _one_digit(group: list[Component], c: Component) -> bool:
+    """Can ``c`` be a broken stroke of the digit whose pieces are ``group``? It shares at least
+    ``_COLUMN_OVERLAP`` of the narrower one's columns and is no further from it, up or down,
+    than the taller one is high."""
+    gx1, gx2 = min(p.x for p in group), max(p.x2 for p in group)
+    gy1, gy2 = min(p.y for p in group), max(p.y2 for p in group)
+    overlap = min(gx2, c.x2) - max(gx1, c.x)
+    gap = max(c.y, gy1) - min(c.y2, gy2)
+    return overlap >= _COLUMN_OVERLAP * min(c.w, gx2 - gx1) and gap <= max(c.h, gy2 - gy1)
 
 
 def number_digits(components: list[Component]) -> list[list[Component]]:

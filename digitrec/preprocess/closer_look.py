@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from digitrec.preprocess.ink import Component
 
-# a digit whose longest side is at most this share of the working image's longest side...
+# a digit whose longest side (a number's tallest digit) is at most this share of the working
+# image's longest side...
 CLOSER_EXTENT = 0.15
 # ... in an input analysed at this scale or less (a finer look gains at least twice the pixels)
 CLOSER_SCALE = 0.5
@@ -27,21 +28,27 @@ _MIN_REACH = 0.13
 
 
 def closer_region(
-    parts: Sequence[Component], work_shape: tuple[int, int], scale: float
+    parts: Sequence[Component],
+    work_shape: tuple[int, int],
+    scale: float,
+    size: int | None = None,
 ) -> tuple[int, int, int, int] | None:
     """The region ``(x1, y1, x2, y2)`` of the input (in its pixels) to look at again around
     ``parts`` (pieces of ink found in the working image of ``work_shape``, the input scaled
     by ``scale``), or None when a closer look gains nothing: the input was analysed at (nearly)
-    its own resolution, or the digit is big enough in the working image."""
+    its own resolution, or the digits are big enough in the working image. ``size``: a digit's
+    size in the working image (a number's tallest digit); by default the parts' longest side
+    (one digit)."""
     if scale > CLOSER_SCALE or not parts:
         return None
     x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
     x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
     longest = max(work_shape)
-    extent = max(x2 - x1, y2 - y1)
-    if extent > CLOSER_EXTENT * longest:
+    if size is None:
+        size = max(x2 - x1, y2 - y1)
+    if size > CLOSER_EXTENT * longest:
         return None
-    reach = max(_REACH * extent, _MIN_REACH * longest)
+    reach = max(_REACH * size, _MIN_REACH * longest)
     h, w = work_shape
     left, top = max(0.0, x1 - reach), max(0.0, y1 - reach)
     right, bottom = min(float(w), x2 + reach), min(float(h), y2 + reach)

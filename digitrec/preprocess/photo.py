@@ -160,16 +160,20 @@ class PhotoPreprocessor:
         found = self.find_ink(image)
         if found is None:
             return None
-        digits = [c for parts in number_digits(found.components) for c in parts]
-        closer = self._look_closer(image, found, digits)
+        digits = number_digits(found.components)
+        if not digits:
+            return found
+        tallest = max(max(c.y2 for c in g) - min(c.y for c in g) for g in digits)
+        closer = self._look_closer(image, found, [c for g in digits for c in g], tallest)
         return closer if closer is not None and number_digits(closer.components) else found
 
     def _look_closer(
-        self, image: np.ndarray, found: InkFound, parts: list[Component]
+        self, image: np.ndarray, found: InkFound, parts: list[Component], size: int | None = None
     ) -> InkFound | None:
-        """The ink of the region around ``parts`` at (up to) the input's resolution, where they
-        are small in a large photo (see :mod:`.closer_look`); else None."""
-        region = closer_region(parts, found.labels.shape, found.scale)
+        """The ink of the region around ``parts`` (digits of ``size``: see
+        :func:`.closer_region`) at (up to) the input's resolution, where they are small in a
+        large photo (see :mod:`.closer_look`); else None."""
+        region = closer_region(parts, found.labels.shape, found.scale, size)
         if region is None:
             return None
         x1, y1, x2, y2 = region
