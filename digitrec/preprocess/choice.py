@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitrec.preprocess.ink import Component
+from digitrec.preprocess.ink import Component, bounds
 
 # the score of a piece falls by this much from the centre of the image to its corner
 _CENTRE_WEIGHT = 0.6
@@ -144,8 +144,7 @@ def _one_digit(group: list[Component], c: Component) -> bool:
     """Can ``c`` be a broken stroke of the digit whose pieces are ``group``? It shares at least
     ``_COLUMN_OVERLAP`` of the narrower one's columns and is no further from it, up or down,
     than the taller one is high."""
-    gx1, gx2 = min(p.x for p in group), max(p.x2 for p in group)
-    gy1, gy2 = min(p.y for p in group), max(p.y2 for p in group)
+    gx1, gy1, gx2, gy2 = bounds(group)
     overlap = min(gx2, c.x2) - max(gx1, c.x)
     gap = max(c.y, gy1) - min(c.y2, gy2)
     return overlap >= _COLUMN_OVERLAP * min(c.w, gx2 - gx1) and gap <= max(c.h, gy2 - gy1)
@@ -157,9 +156,11 @@ def number_digits(components: list[Component]) -> list[list[Component]]:
     groups = group_columns(components)
     if not groups:
         return []
-    tallest = max(_height(g) for g in groups)
-    return [g for g in groups if _height(g) >= _MIN_HEIGHT_OF_TALLEST * tallest]
+    tallest = max(digit_height(g) for g in groups)
+    return [g for g in groups if digit_height(g) >= _MIN_HEIGHT_OF_TALLEST * tallest]
 
 
-def _height(group: list[Component]) -> int:
-    return max(c.y2 for c in group) - min(c.y for c in group)
+def digit_height(group: list[Component]) -> int:
+    """The height of a digit whose pieces are ``group``."""
+    _, y1, _, y2 = bounds(group)
+    return y2 - y1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from digitrec.preprocess.ink import Component
+from digitrec.preprocess.ink import Component, bounds
 
 # a digit whose longest side (a number's tallest digit) is at most this share of the working
 # image's longest side...
@@ -41,8 +41,7 @@ def closer_region(
     (one digit)."""
     if scale > CLOSER_SCALE or not parts:
         return None
-    x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
-    x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
+    x1, y1, x2, y2 = bounds(parts)
     longest = max(work_shape)
     if size is None:
         size = max(x2 - x1, y2 - y1)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from digitrec.preprocess.basic import quantiles
-from digitrec.preprocess.ink import Component
+from digitrec.preprocess.ink import Component, bounds
 
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # a digit's ink strength is this quantile of its pixels' strength
@@ -33,8 +33,7 @@ class DigitInk:
     ) -> tuple[np.ndarray, int, int]:
         """The ink of ``parts`` as a 0/1 mask of the region around them, and the region's
         top-left corner (``labels`` and ``strength`` as in :class:`~.ink.InkFound`)."""
-        x1, y1 = min(c.x for c in parts), min(c.y for c in parts)
-        x2, y2 = max(c.x2 for c in parts), max(c.y2 for c in parts)
+        x1, y1, x2, y2 = bounds(parts)
         pad = max(_MIN_PAD, (max(x2 - x1, y2 - y1)) // _PAD_DIVISOR)
         left, top = max(0, x1 - pad), max(0, y1 - pad)
         region = labels[top : y2 + pad, left : x2 + pad]

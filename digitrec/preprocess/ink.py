@@ -7,6 +7,7 @@ each measured (box, area, mean strength).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -71,6 +72,16 @@ class Component:
         """How many of the image's four borders (``shape``: height, width) this piece reaches."""
         h, w = shape
         return (self.x <= 1) + (self.y <= 1) + (self.x2 >= w - 1) + (self.y2 >= h - 1)
+
+
+def bounds(parts: Sequence[Component]) -> tuple[int, int, int, int]:
+    """The box ``(x1, y1, x2, y2)`` around ``parts`` (x2, y2 past the last pixel)."""
+    return (
+        min(c.x for c in parts),
+        min(c.y for c in parts),
+        max(c.x2 for c in parts),
+        max(c.y2 for c in parts),
+    )
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from dataclasses import replace
 import numpy as np
 
 from digitrec.preprocess.basic import checked_size
-from digitrec.preprocess.choice import number_digits, pick_digit
+from digitrec.preprocess.choice import digit_height, number_digits, pick_digit
 from digitrec.preprocess.closer_look import closer_region
 from digitrec.preprocess.digit_ink import DigitInk, rim_sharpness
 from digitrec.preprocess.ink import POLARITIES, Component, InkFinder, InkFound
@@ -163,7 +163,7 @@ class PhotoPreprocessor:
         digits = number_digits(found.components)
         if not digits:
             return found
-        tallest = max(max(c.y2 for c in g) - min(c.y for c in g) for g in digits)
+        tallest = max(digit_height(g) for g in digits)
         closer = self._look_closer(image, found, [c for g in digits for c in g], tallest)
         return closer if closer is not None and number_digits(closer.components) else found
 
