@@ -310,6 +310,19 @@ def test_bits_of_rules_above_and_below_a_number_are_no_digit_of_it():
     assert [[c.label for c in g] for g in number_digits([two, bar, seven])] == [[1, 20], [2]]
 
 
+def test_a_numbers_digits_are_the_longest_line_of_digit_sized_ink():
+    # three digits written on a line, rising a little; off the line: a bit of a grid column
+    # at the page's edge on the same rows, a rule's remnant spanning the page, a blob below
+    digits = [_component(100 + 40 * k, 200 - 4 * k, 30, 40, label=k + 1) for k in range(3)]
+    edge = _component(460, 195, 6, 40, label=4)  # far right: no neighbour of the number
+    column = _component(300, 20, 6, 400, label=5)  # ten times a digit's height
+    below = _component(140, 330, 30, 40, label=6)  # a digit's size, on another line
+    found = number_digits([*digits, edge, column, below])
+    assert [[c.label for c in g] for g in found] == [[1], [2], [3]]
+    # a number of one digit is that digit
+    assert [[c.label for c in g] for g in number_digits([digits[0]])] == [[1]]
+
+
 def test_own_ink_drops_the_faint_halo_of_a_blurred_stroke():
     strength = np.zeros((40, 40), np.uint8)
     strength[5:35, 15:25] = 60  # halo

@@ -3,6 +3,7 @@ written number left to right."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +32,10 @@ _MIN_AREA_OF_BIGGEST = 0.03
 _COLUMN_OVERLAP = 0.5
 # the digits of a number are at least this share of its tallest one's height (not specks, dashes)
 _MIN_HEIGHT_OF_TALLEST = 0.35
+# neighbouring digits of a number share this share of the shorter one's rows (a slight slope
+# allowed) and are at most this many times the taller one's height apart
+_SHARED_ROWS = 0.5
+_MAX_DIGIT_GAP = 1.5
 
 
 def pick_digit(
@@ -151,13 +156,64 @@ def _one_digit(group: list[Component], c: Component) -> bool:
 
 
 def number_digits(components: list[Component]) -> list[list[Component]]:
-    """The pieces of each digit of a written number, left to right: column groups tall enough
-    to be digits (not the number's specks or dashes); empty when there are none."""
+    """The pieces of each digit of a written number, left to right: the longest line of column
+    groups (:func:`longest_line`), those tall enough to be digits (not the number's specks or
+    dashes); empty when there are none."""
     groups = group_columns(components)
-    if not groups:
-        return []
+    return _tall_enough(longest_line(groups)) if groups else []
+
+
+def digit_groups(components: list[Component]) -> list[list[Component]]:
+    """Every column group tall enough to be a digit, on the number's line or not (where a
+    number may be: its digits' fragments at a coarse resolution may not yet line up)."""
+    groups = group_columns(components)
+    return _tall_enough(groups) if groups else []
+
+
+def _tall_enough(groups: list[list[Component]]) -> list[list[Component]]:
     tallest = max(digit_height(g) for g in groups)
     return [g for g in groups if digit_height(g) >= _MIN_HEIGHT_OF_TALLEST * tallest]
+
+
+def longest_line(groups: list[list[Component]]) -> list[list[Component]]:
+    """The groups (ordered by x) written as one line: each beside the next, sharing half the
+    rows of the shorter and at least ``_MIN_HEIGHT_OF_TALLEST`` of the taller's height, at most
+    ``_MAX_DIGIT_GAP`` of the taller's height apart. Of several such lines, the one of the most
+    groups (then the most ink): what lies off the line (the bits of a page's rules and grid at
+    its edges, other writing) is no digit of the number."""
+    boxes = [bounds(g) for g in groups]
+    line_of = list(range(len(groups)))  # union-find over groups on one line
+
+    def root(k: int) -> int:
+        while line_of[k] != k:
+            line_of[k] = line_of[line_of[k]]
+            k = line_of[k]
+        return k
+
+    for a, b in itertools.combinations(range(len(groups)), 2):
+        if _on_one_line(boxes[a], boxes[b]):
+            line_of[root(a)] = root(b)
+    lines: dict[int, list[int]] = {}
+    for k in range(len(groups)):
+        lines.setdefault(root(k), []).append(k)
+    best = max(
+        lines.values(),
+        key=lambda ks: (len(ks), sum(c.area for k in ks for c in groups[k])),
+    )
+    return [groups[k] for k in sorted(best)]
+
+
+def _on_one_line(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Are the boxes ``(x1, y1, x2, y2)`` of two digits neighbours on one written line?"""
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    shorter, taller = min(ha, hb), max(ha, hb)
+    rows = min(a[3], b[3]) - max(a[1], b[1])
+    gap = max(a[0], b[0]) - min(a[2], b[2])
+    return (
+        rows >= _SHARED_ROWS * shorter
+        and shorter >= _MIN_HEIGHT_OF_TALLEST * taller
+        and gap <= _MAX_DIGIT_GAP * taller
+    )
 
 
 def digit_height(group: list[Component]) -> int:

@@ -40,7 +40,7 @@ from dataclasses import replace
 import numpy as np
 
 from digitrec.preprocess.basic import checked_size
-from digitrec.preprocess.choice import digit_height, number_digits, pick_digit
+from digitrec.preprocess.choice import digit_groups, digit_height, number_digits, pick_digit
 from digitrec.preprocess.closer_look import closer_region
 from digitrec.preprocess.digit_ink import DigitInk, rim_sharpness
 from digitrec.preprocess.ink import POLARITIES, Component, InkFinder, InkFound
@@ -160,7 +160,9 @@ class PhotoPreprocessor:
         found = self.find_ink(image)
         if found is None:
             return None
-        digits = number_digits(found.components)
+        # the region: around every digit-sized piece (fragments of the number's digits at
+        # this resolution need not line up yet); the number's line is found in it
+        digits = digit_groups(found.components)
         if not digits:
             return found
         tallest = max(digit_height(g) for g in digits)
