@@ -129,7 +129,8 @@ class PhotoPreprocessor:
         return self._render(found, digit)
 
     def segment(self, image: np.ndarray) -> list[DigitCrop]:
-        """Every digit of a written number, left to right (an empty list when there is none)."""
+        """Every digit of a written number, left to right (an empty list when there is none):
+        the longest line of digit-sized ink (see :func:`.choice.longest_line`)."""
         found = self._number_ink(image)
         if found is None:
             return []
