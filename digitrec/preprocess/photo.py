@@ -131,21 +131,19 @@ class PhotoPreprocessor:
     def segment(self, image: np.ndarray) -> list[DigitCrop]:
         """Every digit of a written number, left to right (an empty list when there is none):
         the longest line of digit-sized ink (see :func:`.choice.longest_line`)."""
-        found = self._number_ink(image)
-        if found is None:
-            return []
-        return [self._render(found, parts) for parts in number_digits(found.components)]
+        found, digits = self._number(image)
+        return [self._render(found, parts) for parts in digits]
 
     def segment_runs(self, image: np.ndarray) -> list[InkRun]:
         """Like :meth:`segment`, each run of ink with the places where it may be cut into
         touching digits (a reader chooses the cuts: see ``Recognizer.read``)."""
-        found = self._number_ink(image)
-        if found is None:
+        found, digits = self._number(image)
+        if not digits:
             return []
         render = self._renderer(found)
         return [
             InkRun.of(*self.digit_ink(found.labels, found.strength, parts), found.scale, render)
-            for parts in number_digits(found.components)
+            for parts in digits
         ]
 
     def _pick(self, found: InkFound) -> list[Component]:
@@ -156,19 +154,22 @@ class PhotoPreprocessor:
             lambda piece: rim_sharpness(found.labels, found.strength, piece),
         )
 
-    def _number_ink(self, image: np.ndarray) -> InkFound | None:
-        """The ink of a written number: looked at closer where it is small in a large photo."""
+    def _number(self, image: np.ndarray) -> tuple[InkFound | None, list[list[Component]]]:
+        """The ink of a written number (looked at closer where it is small in a large photo)
+        and its digits' pieces, left to right (none: no ink, or no digit)."""
         found = self.find_ink(image)
         if found is None:
-            return None
+            return None, []
         # the region: around every digit-sized piece (fragments of the number's digits at
         # this resolution need not line up yet); the number's line is found in it
-        digits = digit_groups(found.components)
-        if not digits:
-            return found
-        tallest = max(digit_height(g) for g in digits)
-        closer = self._look_closer(image, found, [c for g in digits for c in g], tallest)
-        return closer if closer is not None and number_digits(closer.components) else found
+        candidates = digit_groups(found.components)
+        if not candidates:
+            return found, []
+        tallest = max(digit_height(g) for g in candidates)
+        closer = self._look_closer(image, found, [c for g in candidates for c in g], tallest)
+        if closer is not None and (digits := number_digits(closer.components)):
+            return closer, digits
+        return found, number_digits(found.components)
 
     def _look_closer(
         self, image: np.ndarray, found: InkFound, parts: list[Component], size: int | None = None
