@@ -159,18 +159,19 @@ def number_digits(components: list[Component]) -> list[list[Component]]:
     """The pieces of each digit of a written number, left to right: the longest line of column
     groups (:func:`longest_line`), those tall enough to be digits (not the number's specks or
     dashes); empty when there are none."""
-    groups = group_columns(components)
-    return _tall_enough(longest_line(groups)) if groups else []
+    return line_digits(group_columns(components)) if components else []
 
 
-def digit_groups(components: list[Component]) -> list[list[Component]]:
-    """Every column group tall enough to be a digit, on the number's line or not (where a
-    number may be: its digits' fragments at a coarse resolution may not yet line up)."""
-    groups = group_columns(components)
-    return _tall_enough(groups) if groups else []
+def line_digits(groups: list[list[Component]]) -> list[list[Component]]:
+    """:func:`number_digits` of pieces already grouped by :func:`group_columns`."""
+    return tall_enough(longest_line(groups)) if groups else []
 
 
-def _tall_enough(groups: list[list[Component]]) -> list[list[Component]]:
+def tall_enough(groups: list[list[Component]]) -> list[list[Component]]:
+    """The groups at least ``_MIN_HEIGHT_OF_TALLEST`` of the tallest one's height: digits, on
+    the number's line or not (not specks, dashes)."""
+    if not groups:
+        return []
     tallest = max(digit_height(g) for g in groups)
     return [g for g in groups if digit_height(g) >= _MIN_HEIGHT_OF_TALLEST * tallest]
 

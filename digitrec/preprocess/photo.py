@@ -40,7 +40,14 @@ from dataclasses import replace
 import numpy as np
 
 from digitrec.preprocess.basic import checked_size
-from digitrec.preprocess.choice import digit_groups, digit_height, number_digits, pick_digit
+from digitrec.preprocess.choice import (
+    digit_height,
+    group_columns,
+    line_digits,
+    number_digits,
+    pick_digit,
+    tall_enough,
+)
 from digitrec.preprocess.closer_look import closer_region
 from digitrec.preprocess.digit_ink import DigitInk, rim_sharpness
 from digitrec.preprocess.ink import POLARITIES, Component, InkFinder, InkFound
@@ -162,14 +169,15 @@ class PhotoPreprocessor:
             return None, []
         # the region: around every digit-sized piece (fragments of the number's digits at
         # this resolution need not line up yet); the number's line is found in it
-        candidates = digit_groups(found.components)
+        groups = group_columns(found.components)
+        candidates = tall_enough(groups)
         if not candidates:
             return found, []
         tallest = max(digit_height(g) for g in candidates)
         closer = self._look_closer(image, found, [c for g in candidates for c in g], tallest)
         if closer is not None and (digits := number_digits(closer.components)):
             return closer, digits
-        return found, number_digits(found.components)
+        return found, line_digits(groups)
 
     def _look_closer(
         self, image: np.ndarray, found: InkFound, parts: list[Component], size: int | None = None
